@@ -1,0 +1,41 @@
+//! The command line: global options and the subcommand list. Each subcommand lives in `cmd/`.
+
+use crate::cmd;
+use crate::exit::ExitCode;
+use crate::printer::Printer;
+use clap::{Parser, Subcommand};
+
+/// Find which gate denies a cross-account S3 request, and plan the minimal proven fix.
+///
+/// Exit codes: 0 success (allowed, no changes); 1 error; 2 denied (explain), changes planned
+/// (plan --detailed-exitcode) or drift found (drift).
+#[derive(Debug, Parser)]
+#[command(name = "s3fix", version, about, long_about = None)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate request cases offline against the policies they carry (no AWS needed).
+    Simulate(cmd::simulate::Args),
+}
+
+/// Parse the command line and run the chosen subcommand.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new();
+    let result = match cli.command {
+        Command::Simulate(args) => cmd::simulate::run(&args, &printer),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            printer.error(&error);
+            ExitCode::Error
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The pure core: policy language, evaluation engine, S3 authorization model, planner and diffs.
+//!
+//! INVARIANT: nothing in here performs I/O or imports from outside `crate::core`.
+
+pub mod eval;
+pub mod policy;
+pub mod world;

@@ -1,0 +1,393 @@
+//! The observed world: every gate's state in both accounts, as read by an adapter or loaded from a
+//! JSON world file. This is also the world file's on-disk format (`formatVersion` 1).
+//!
+//! Policy documents are kept as JSON values with their key order preserved, so a document read,
+//! edited in one statement and written back keeps everything else as it was.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The world file format this build reads and writes.
+pub const WORLD_FORMAT_VERSION: u32 = 1;
+
+/// Everything known about the accounts, buckets, principals and keys of one investigation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct World {
+    /// Always [`WORLD_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Free text describing where the world came from (never credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// AWS accounts and their account-wide settings.
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+    /// S3 buckets with their policies, ACLs, settings and the objects of interest.
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+    /// IAM roles and users with their identity policies.
+    #[serde(default)]
+    pub principals: Vec<Principal>,
+    /// KMS keys with their metadata and key policies.
+    #[serde(default)]
+    pub keys: Vec<KmsKey>,
+    /// Items that could not be read (denied, unsupported): their gates evaluate to `unknown`.
+    #[serde(default)]
+    pub unknown: Vec<UnknownItem>,
+}
+
+/// One AWS account and the settings that apply to everything in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Account {
+    /// The 12-digit account id.
+    pub id: String,
+    /// Account-level S3 Block Public Access (S3 Control `GetPublicAccessBlock`); `None` = not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// Service control policies, one list per level of the account's OU path (root first, the
+    /// account itself last). Every level must allow. Empty = not in an organization.
+    #[serde(default)]
+    pub scps: Vec<Vec<NamedPolicy>>,
+    /// Custom resource control policies attached anywhere on the account's OU path. The
+    /// allow-everything `RCPFullAWSAccess` is implied and not listed.
+    #[serde(default)]
+    pub rcps: Vec<NamedPolicy>,
+}
+
+/// An S3 bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Bucket {
+    /// The bucket name.
+    pub name: String,
+    /// The owning account id.
+    pub account: String,
+    /// The bucket's region, e.g. `us-east-1`.
+    pub region: String,
+    /// The bucket policy document; `None` = no bucket policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+    /// Object Ownership; `None` = no ownership controls (legacy: `ObjectWriter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<ObjectOwnership>,
+    /// Bucket-level Block Public Access; `None` = not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// The bucket ACL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+    /// Default encryption for new objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_encryption: Option<Encryption>,
+    /// Objects of interest (those named by a request or spec).
+    #[serde(default)]
+    pub objects: Vec<Object>,
+}
+
+/// One S3 object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Object {
+    /// The object key.
+    pub key: String,
+    /// The owning account id, when ACLs are in effect and the owner is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The object ACL, when ACLs are in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+    /// Server-side encryption as reported by HeadObject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// S3 Object Ownership setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectOwnership {
+    /// ACLs disabled; the bucket owner owns every object.
+    BucketOwnerEnforced,
+    /// The bucket owner owns new objects uploaded with `bucket-owner-full-control`.
+    BucketOwnerPreferred,
+    /// The uploading account owns the object.
+    ObjectWriter,
+}
+
+/// The four Block Public Access settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PublicAccessBlock {
+    /// Reject PUTs of public ACLs.
+    #[serde(default)]
+    pub block_public_acls: bool,
+    /// Ignore public ACL grants.
+    #[serde(default)]
+    pub ignore_public_acls: bool,
+    /// Reject public bucket policies.
+    #[serde(default)]
+    pub block_public_policy: bool,
+    /// Restrict a bucket with a public policy to its own account and AWS services.
+    #[serde(default)]
+    pub restrict_public_buckets: bool,
+}
+
+/// An access control list: an owner and its grants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Acl {
+    /// The owner: account id where known, else canonical user id.
+    pub owner: String,
+    /// The grants.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+/// One ACL grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Grant {
+    /// Who receives the permission.
+    pub grantee: Grantee,
+    /// `FULL_CONTROL`, `READ`, `WRITE`, `READ_ACP` or `WRITE_ACP`.
+    pub permission: String,
+}
+
+/// The receiver of an ACL grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum Grantee {
+    /// An AWS account, by account id where known and canonical user id.
+    CanonicalUser {
+        /// The canonical user id as S3 reports it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The 12-digit account id, where known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+    },
+    /// A predefined group (`AllUsers`, `AuthenticatedUsers`, `LogDelivery`) by URI.
+    Group {
+        /// e.g. `http://acs.amazonaws.com/groups/global/AllUsers`.
+        uri: String,
+    },
+}
+
+/// Server-side encryption of an object or a bucket default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Encryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    /// The KMS key ARN (or id) for SSE-KMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// Whether an S3 Bucket Key is used (encryption context = bucket ARN).
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
+}
+
+/// Whether a principal is an IAM role or an IAM user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    /// An IAM role (callers are its sessions).
+    Role,
+    /// An IAM user.
+    User,
+}
+
+/// An IAM role or user with every policy that shapes its identity-side permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Principal {
+    /// The role or user ARN (with path).
+    pub arn: String,
+    /// Role or user.
+    pub kind: PrincipalKind,
+    /// The unique id (`AROA…`/`AIDA…`), where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_id: Option<String>,
+    /// Inline policies.
+    #[serde(default)]
+    pub inline_policies: Vec<NamedPolicy>,
+    /// Attached managed policies at their default version.
+    #[serde(default)]
+    pub managed_policies: Vec<ManagedPolicy>,
+    /// For users: the groups and their policies.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// The permissions boundary, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<ManagedPolicy>,
+    /// Principal tags (`aws:PrincipalTag/...`).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An IAM group a user belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Group {
+    /// The group ARN.
+    pub arn: String,
+    /// Inline group policies.
+    #[serde(default)]
+    pub inline_policies: Vec<NamedPolicy>,
+    /// Attached managed policies.
+    #[serde(default)]
+    pub managed_policies: Vec<ManagedPolicy>,
+}
+
+/// A policy document with a name (inline policy, SCP, RCP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamedPolicy {
+    /// The policy name (or SCP/RCP name or id).
+    pub name: String,
+    /// The policy document.
+    pub document: Value,
+}
+
+/// A managed policy at its default version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedPolicy {
+    /// The policy ARN.
+    pub arn: String,
+    /// The default version id, e.g. `v3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The document of the default version.
+    pub document: Value,
+}
+
+/// Who manages a KMS key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyManager {
+    /// A customer managed key: its policy can be edited.
+    #[serde(rename = "CUSTOMER")]
+    Customer,
+    /// An AWS managed key such as `aws/s3`: read-only policy, same-account use only.
+    #[serde(rename = "AWS")]
+    Aws,
+}
+
+/// A KMS key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KmsKey {
+    /// The key ARN.
+    pub arn: String,
+    /// The owning account id.
+    pub account: String,
+    /// The key's region.
+    pub region: String,
+    /// Customer or AWS managed.
+    pub manager: KeyManager,
+    /// Aliases such as `alias/aws/s3`.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The key policy (`default`); `None` if it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+}
+
+/// A thing that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnknownItem {
+    /// What kind of item.
+    pub item: ItemKind,
+    /// The resource it belongs to (bucket name, object `bucket/key`, ARN or account id).
+    pub resource: String,
+    /// Why it is unknown (the error code and message, never credentials).
+    pub reason: String,
+}
+
+/// The kinds of item an observation reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ItemKind {
+    /// `GetBucketPolicy`.
+    BucketPolicy,
+    /// `GetBucketOwnershipControls`.
+    OwnershipControls,
+    /// `GetPublicAccessBlock` on the bucket.
+    BucketPublicAccessBlock,
+    /// S3 Control `GetPublicAccessBlock` on the account.
+    AccountPublicAccessBlock,
+    /// `GetBucketAcl`.
+    BucketAcl,
+    /// `GetBucketEncryption`.
+    BucketEncryption,
+    /// `HeadObject`.
+    Object,
+    /// `GetObjectAcl`.
+    ObjectAcl,
+    /// KMS `DescribeKey`.
+    KeyMetadata,
+    /// KMS `GetKeyPolicy`.
+    KeyPolicy,
+    /// The principal's identity policies.
+    IdentityPolicies,
+    /// The principal's permissions boundary.
+    PermissionsBoundary,
+    /// Organizations SCPs on the account's path.
+    Scps,
+    /// Organizations RCPs on the account's path.
+    Rcps,
+}
+
+impl World {
+    /// An empty world of the current format.
+    pub fn new() -> Self {
+        World {
+            format_version: WORLD_FORMAT_VERSION,
+            description: None,
+            accounts: Vec::new(),
+            buckets: Vec::new(),
+            principals: Vec::new(),
+            keys: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// The bucket with this name.
+    pub fn bucket(&self, name: &str) -> Option<&Bucket> {
+        self.buckets.iter().find(|bucket| bucket.name == name)
+    }
+
+    /// The account with this id.
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.iter().find(|account| account.id == id)
+    }
+
+    /// The role or user with this ARN (exact match).
+    pub fn principal(&self, arn: &str) -> Option<&Principal> {
+        self.principals.iter().find(|principal| principal.arn == arn)
+    }
+
+    /// The KMS key with this ARN, key id or alias ARN.
+    pub fn key(&self, id_or_arn: &str) -> Option<&KmsKey> {
+        self.keys.iter().find(|key| {
+            key.arn == id_or_arn
+                || key.arn.rsplit('/').next() == Some(id_or_arn)
+                || key.aliases.iter().any(|alias| id_or_arn.ends_with(alias.as_str()))
+        })
+    }
+
+    /// Why an item is unknown, if it is.
+    pub fn unknown_reason(&self, item: ItemKind, resource: &str) -> Option<&str> {
+        self.unknown
+            .iter()
+            .find(|unknown| unknown.item == item && unknown.resource == resource)
+            .map(|unknown| unknown.reason.as_str())
+    }
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
