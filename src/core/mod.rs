@@ -2,6 +2,7 @@
 //!
 //! INVARIANT: nothing in here performs I/O or imports from outside `crate::core`.
 
+pub mod case;
 pub mod eval;
 pub mod policy;
 pub mod world;

@@ -373,7 +373,10 @@ impl World {
         self.keys.iter().find(|key| {
             key.arn == id_or_arn
                 || key.arn.rsplit('/').next() == Some(id_or_arn)
-                || key.aliases.iter().any(|alias| id_or_arn.ends_with(alias.as_str()))
+                || key
+                    .aliases
+                    .iter()
+                    .any(|alias| id_or_arn.ends_with(alias.as_str()))
         })
     }
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: starts the local AWS emulator (moto, installed into .venv on first use)
+# for the integration tests, runs every test, and stops the emulator again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -x scripts/moto.sh ]; then
+  scripts/moto.sh start
+  trap 'scripts/moto.sh stop' EXIT
+fi
+cargo test --all-targets "$@"
