@@ -8,7 +8,7 @@
     clippy::panic
 )]
 
-use s3fix::core::case::{evaluate_case, parse_case};
+use s3fix::core::case::{PolicyCache, evaluate_case, parse_case};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -84,7 +84,8 @@ fn check(case: &Value) -> Result<(), String> {
     {
         return Err("no `doc` citing the AWS page".into());
     }
-    let outcome = parse_case(&case.to_string()).and_then(|parsed| evaluate_case(&parsed, false));
+    let text = case.to_string();
+    let outcome = parse_case(&text).and_then(|parsed| evaluate_case(&parsed, false, &mut PolicyCache::new()));
     if let Some(error) = expect.get("error").and_then(Value::as_str) {
         return match outcome {
             Err(actual) if actual.to_string().contains(error) => Ok(()),
@@ -96,6 +97,22 @@ fn check(case: &Value) -> Result<(), String> {
         };
     }
     let result = outcome.map_err(|error| format!("unexpected error: {error}"))?;
+    // The full evaluation (with per-statement reports) must decide exactly as the fast path.
+    let mut full = parse_case(&text)
+        .and_then(|parsed| evaluate_case(&parsed, true, &mut PolicyCache::new()))
+        .map_err(|error| format!("unexpected error with reasons: {error}"))?;
+    if full
+        .reasons
+        .take()
+        .is_none_or(|reports| reports.is_empty() && !result.deciding.is_empty())
+    {
+        return Err("the full evaluation gave no reports".into());
+    }
+    if full != result {
+        return Err(format!(
+            "fast and full evaluation disagree: {result:?} vs {full:?}"
+        ));
+    }
     let actual = serde_json::to_value(&result).map_err(|error| error.to_string())?;
     let mut problems = Vec::new();
     if let Some(decision) = expect.get("decision") {

@@ -1,6 +1,6 @@
 //! `s3fix simulate`: evaluate request cases offline, streaming, on every core.
 
-use crate::core::case::{CaseError, CaseResult, evaluate_case, parse_case};
+use crate::core::case::{CaseError, CaseResult, PolicyCache, evaluate_case, parse_case};
 use crate::core::eval::{ConditionOutcome, Outcome, PrincipalMatch};
 use crate::exit::ExitCode;
 use crate::printer::{Printer, exit_on_broken_pipe};
@@ -67,27 +67,24 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut failures = 0usize;
-    loop {
-        let mut batch = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            match reader.next_record()? {
-                Some(record) => batch.push(record),
-                None => break,
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
+    // One policy cache per worker, kept across batches.
+    let mut caches: Vec<PolicyCache> = (0..jobs).map(|_| PolicyCache::new()).collect();
+    let mut batch = read_batch(&mut reader)?;
+    while !batch.is_empty() {
         let chunk = batch.len().div_ceil(jobs);
-        let results: Vec<(Vec<u8>, Vec<String>)> = std::thread::scope(|scope| {
+        // The workers evaluate this batch while this thread reads the next one.
+        let (results, next) = std::thread::scope(|scope| {
             let handles: Vec<_> = batch
                 .chunks(chunk)
-                .map(|records| scope.spawn(move || process(records, args)))
+                .zip(caches.iter_mut())
+                .map(|(records, cache)| scope.spawn(move || process(records, args, cache)))
                 .collect();
-            handles
+            let next = read_batch(&mut reader);
+            let results: Vec<(Vec<u8>, Vec<String>)> = handles
                 .into_iter()
                 .map(|handle| handle.join().unwrap_or_default())
-                .collect()
+                .collect();
+            (results, next)
         });
         for (bytes, errors) in results {
             out.write_all(&bytes).map_err(exit_on_broken_pipe)?;
@@ -96,6 +93,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
             }
             failures += errors.len();
         }
+        batch = next?;
     }
     out.flush().map_err(exit_on_broken_pipe)?;
     if failures > 0 {
@@ -107,12 +105,24 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+/// Read up to [`BATCH`] records.
+fn read_batch<R: BufRead>(reader: &mut Records<R>) -> anyhow::Result<Vec<Record>> {
+    let mut batch = Vec::with_capacity(BATCH);
+    while batch.len() < BATCH {
+        match reader.next_record()? {
+            Some(record) => batch.push(record),
+            None => break,
+        }
+    }
+    Ok(batch)
+}
+
 /// Evaluate records; returns the rendered output and the error messages.
-fn process(records: &[Record], args: &Args) -> (Vec<u8>, Vec<String>) {
+fn process(records: &[Record], args: &Args, cache: &mut PolicyCache) -> (Vec<u8>, Vec<String>) {
     let mut bytes = Vec::with_capacity(records.len() * 160);
     let mut errors = Vec::new();
     for record in records {
-        let result = parse_case(&record.text).and_then(|case| evaluate_case(&case, args.reasons));
+        let result = parse_case(&record.text).and_then(|case| evaluate_case(&case, args.reasons, cache));
         match result {
             Ok(result) => render(&result, args.output, &mut bytes),
             Err(error) => {
@@ -229,6 +239,11 @@ struct Records<R> {
     line: usize,
     started: bool,
     array: Option<std::vec::IntoIter<Record>>,
+    /// Set once the first case fitted on one line: the input is JSON Lines, every non-blank
+    /// line is a case (a broken line is then reported alone, never merged with the next).
+    json_lines: bool,
+    /// Whether the first case decided between JSON Lines and multi-line objects.
+    mode_decided: bool,
 }
 
 impl<R: BufRead> Records<R> {
@@ -238,6 +253,8 @@ impl<R: BufRead> Records<R> {
             line: 0,
             started: false,
             array: None,
+            json_lines: false,
+            mode_decided: false,
         }
     }
 
@@ -264,6 +281,9 @@ impl<R: BufRead> Records<R> {
         }
         if let Some(array) = &mut self.array {
             return Ok(array.next());
+        }
+        if self.json_lines {
+            return self.next_line();
         }
         let mut text = String::new();
         let mut depth = 0i64;
@@ -311,11 +331,38 @@ impl<R: BufRead> Records<R> {
                 }
             }
             text.push_str(&line);
+            if depth <= 0 && !in_string && !self.mode_decided {
+                self.mode_decided = true;
+                self.json_lines = self.line == start_line;
+            }
             // A complete value (or a broken line that will never balance: hand it to the
             // parser, which names the error, rather than swallowing the rest of the input).
             if depth <= 0 && !in_string {
                 return Ok(Some(Record {
                     place: format!("line {start_line}"),
+                    text,
+                }));
+            }
+        }
+    }
+
+    /// JSON Lines: the next non-blank line.
+    fn next_line(&mut self) -> anyhow::Result<Option<Record>> {
+        let mut text = String::new();
+        loop {
+            text.clear();
+            if self
+                .reader
+                .read_line(&mut text)
+                .context("cannot read the case input")?
+                == 0
+            {
+                return Ok(None);
+            }
+            self.line += 1;
+            if !text.trim().is_empty() {
+                return Ok(Some(Record {
+                    place: format!("line {}", self.line),
                     text,
                 }));
             }

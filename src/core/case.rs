@@ -3,39 +3,43 @@
 
 use crate::core::eval::{
     Context, ContextEntry, Decision, NamedPolicy, Outcome, PolicyReport, PolicySet, Request, Requester,
-    ResourceRules, StatementRef, authorize,
+    ResourceRules, StatementRef, authorize, authorize_outcome,
 };
 use crate::core::policy::{Policy, PolicyError, PolicyKind, authorizing_action, parse_policy};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// One case as written in the input.
+/// One case as written in the input. Policies stay raw JSON text borrowed from the input, so
+/// a policy seen before is not parsed again (see [`PolicyCache`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CaseInput {
+pub struct CaseInput<'a> {
     /// The case's name, echoed in the result.
     #[serde(default)]
     pub name: Option<String>,
     /// The request.
     pub request: RequestInput,
     /// Identity-based policies.
-    #[serde(default)]
-    pub identity_policies: Vec<Value>,
+    #[serde(default, borrow)]
+    pub identity_policies: Vec<&'a RawValue>,
     /// The permissions boundary.
-    #[serde(default)]
-    pub permission_boundary: Option<Value>,
+    #[serde(default, borrow)]
+    pub permission_boundary: Option<&'a RawValue>,
     /// The session policy.
-    #[serde(default)]
-    pub session_policy: Option<Value>,
+    #[serde(default, borrow)]
+    pub session_policy: Option<&'a RawValue>,
     /// SCPs, one document (or an array of documents) per OU level.
-    #[serde(default)]
-    pub scps: Vec<Value>,
+    #[serde(default, borrow)]
+    pub scps: Vec<&'a RawValue>,
     /// Custom RCPs.
-    #[serde(default)]
-    pub rcps: Vec<Value>,
+    #[serde(default, borrow)]
+    pub rcps: Vec<&'a RawValue>,
     /// The resource-based policy: bucket policy, or key policy for `kms:` actions.
-    #[serde(default)]
-    pub resource_policy: Option<Value>,
+    #[serde(default, borrow)]
+    pub resource_policy: Option<&'a RawValue>,
 }
 
 /// The request part of a case.
@@ -117,7 +121,7 @@ impl std::fmt::Display for CaseError {
 }
 
 /// Parse one case from JSON text, naming the JSON path of any error.
-pub fn parse_case(text: &str) -> Result<CaseInput, CaseError> {
+pub fn parse_case(text: &str) -> Result<CaseInput<'_>, CaseError> {
     match serde_json::from_str::<CaseInput>(text) {
         Ok(case) => Ok(case),
         Err(_) => {
@@ -147,22 +151,87 @@ pub fn parse_case(text: &str) -> Result<CaseInput, CaseError> {
     }
 }
 
-/// A case's policies, compiled.
-struct Compiled {
-    identity: Vec<(String, Policy)>,
-    boundary: Option<Policy>,
-    session: Option<Policy>,
-    scps: Vec<Vec<(String, Policy)>>,
-    rcps: Vec<(String, Policy)>,
-    resource: Option<Policy>,
+/// A policy compiled once and shared: the policy, or why it is invalid.
+type CompiledPolicy = Arc<Result<Policy, PolicyError>>;
+
+/// Compiled policies by their exact JSON text, per policy kind: cases in one input usually share
+/// their policies, and compiling is most of the work of a case. Bounded: cleared when full.
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    maps: [HashMap<Box<str>, CompiledPolicy>; 7],
 }
 
-fn compile(document: &Value, kind: PolicyKind, place: &str) -> Result<Policy, PolicyError> {
-    parse_policy(document, kind).map_err(|error| error.within(place))
+/// Entries kept per policy kind before the cache starts over.
+const CACHE_CAPACITY: usize = 4096;
+
+impl PolicyCache {
+    /// An empty cache.
+    pub fn new() -> PolicyCache {
+        PolicyCache::default()
+    }
+
+    /// The compiled policy for this text, compiling it on first sight.
+    fn get(&mut self, raw: &RawValue, kind: PolicyKind) -> CompiledPolicy {
+        let slot = kind_slot(kind);
+        let Some(map) = self.maps.get_mut(slot) else {
+            return Arc::new(compile_text(raw.get(), kind));
+        };
+        if let Some(found) = map.get(raw.get()) {
+            return Arc::clone(found);
+        }
+        if map.len() >= CACHE_CAPACITY {
+            map.clear();
+        }
+        let compiled = Arc::new(compile_text(raw.get(), kind));
+        map.insert(raw.get().into(), Arc::clone(&compiled));
+        compiled
+    }
+}
+
+fn kind_slot(kind: PolicyKind) -> usize {
+    match kind {
+        PolicyKind::Identity => 0,
+        PolicyKind::Boundary => 1,
+        PolicyKind::Session => 2,
+        PolicyKind::Scp => 3,
+        PolicyKind::Rcp => 4,
+        PolicyKind::Resource => 5,
+        PolicyKind::KeyPolicy => 6,
+    }
+}
+
+fn compile_text(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+    let document: Value = serde_json::from_str(text).map_err(|error| PolicyError {
+        path: String::new(),
+        message: format!("not valid JSON: {error}"),
+    })?;
+    parse_policy(&document, kind)
+}
+
+/// A case's policies, compiled.
+struct Compiled {
+    identity: Vec<(String, CompiledPolicy)>,
+    boundary: Option<CompiledPolicy>,
+    session: Option<CompiledPolicy>,
+    scps: Vec<Vec<(String, CompiledPolicy)>>,
+    rcps: Vec<(String, CompiledPolicy)>,
+    resource: Option<CompiledPolicy>,
+}
+
+/// The policy, or its error located at `place`.
+fn checked<'c>(compiled: &'c CompiledPolicy, place: &str) -> Result<&'c Policy, PolicyError> {
+    compiled
+        .as_ref()
+        .as_ref()
+        .map_err(|error| error.clone().within(place))
 }
 
 /// Evaluate a parsed case.
-pub fn evaluate_case(case: &CaseInput, with_reasons: bool) -> Result<CaseResult, CaseError> {
+pub fn evaluate_case(
+    case: &CaseInput,
+    with_reasons: bool,
+    cache: &mut PolicyCache,
+) -> Result<CaseResult, CaseError> {
     let error = |path: String, message: String| CaseError {
         name: case.name.clone(),
         path,
@@ -171,7 +240,7 @@ pub fn evaluate_case(case: &CaseInput, with_reasons: bool) -> Result<CaseResult,
     let requester = Requester::parse(&case.request.principal)
         .map_err(|message| error("request.principal".into(), message))?;
     let key_policy = case.request.action.to_ascii_lowercase().starts_with("kms:");
-    let compiled = compile_all(case, key_policy)
+    let compiled = compile_all(case, key_policy, cache)
         .map_err(|policy_error| error(policy_error.path, policy_error.message))?;
 
     let mut context = Context::new();
@@ -195,47 +264,59 @@ pub fn evaluate_case(case: &CaseInput, with_reasons: bool) -> Result<CaseResult,
         case.request.resource_account.clone(),
         context,
     );
+    // Every compiled policy was checked valid by `compile_all`; `valid` only unwraps them.
+    fn valid<'c>(name: &'c str, compiled: &'c CompiledPolicy) -> Option<NamedPolicy<'c>> {
+        compiled
+            .as_ref()
+            .as_ref()
+            .ok()
+            .map(|policy| NamedPolicy { name, policy })
+    }
     let set = PolicySet {
         identity: compiled
             .identity
             .iter()
-            .map(|(name, policy)| NamedPolicy { name, policy })
+            .filter_map(|(name, policy)| valid(name, policy))
             .collect(),
-        boundary: compiled.boundary.as_ref().map(|policy| NamedPolicy {
-            name: "permissionBoundary",
-            policy,
-        }),
-        session: compiled.session.as_ref().map(|policy| NamedPolicy {
-            name: "sessionPolicy",
-            policy,
-        }),
+        boundary: compiled
+            .boundary
+            .as_ref()
+            .and_then(|policy| valid("permissionBoundary", policy)),
+        session: compiled
+            .session
+            .as_ref()
+            .and_then(|policy| valid("sessionPolicy", policy)),
         scps: compiled
             .scps
             .iter()
             .map(|level| {
                 level
                     .iter()
-                    .map(|(name, policy)| NamedPolicy { name, policy })
+                    .filter_map(|(name, policy)| valid(name, policy))
                     .collect()
             })
             .collect(),
         rcps: compiled
             .rcps
             .iter()
-            .map(|(name, policy)| NamedPolicy { name, policy })
+            .filter_map(|(name, policy)| valid(name, policy))
             .collect(),
-        resource: compiled.resource.as_ref().map(|policy| NamedPolicy {
-            name: "resourcePolicy",
-            policy,
-        }),
+        resource: compiled
+            .resource
+            .as_ref()
+            .and_then(|policy| valid("resourcePolicy", policy)),
         resource_rules: Some(if key_policy {
             ResourceRules::KeyPolicy
         } else {
             ResourceRules::Standard
         }),
     };
-    let decision = authorize(&set, &request);
-    warnings.extend(all_policies(&compiled).flat_map(|(name, policy)| {
+    let decision = if with_reasons {
+        authorize(&set, &request)
+    } else {
+        authorize_outcome(&set, &request)
+    };
+    warnings.extend(all_policies(&compiled).into_iter().flat_map(|(name, policy)| {
         policy
             .warnings
             .iter()
@@ -244,81 +325,101 @@ pub fn evaluate_case(case: &CaseInput, with_reasons: bool) -> Result<CaseResult,
     Ok(result_of(case.name.clone(), decision, warnings, with_reasons))
 }
 
-fn compile_all(case: &CaseInput, key_policy: bool) -> Result<Compiled, PolicyError> {
+fn compile_all(case: &CaseInput, key_policy: bool, cache: &mut PolicyCache) -> Result<Compiled, PolicyError> {
     let mut identity = Vec::with_capacity(case.identity_policies.len());
-    for (index, document) in case.identity_policies.iter().enumerate() {
+    for (index, raw) in case.identity_policies.iter().enumerate() {
         let name = format!("identityPolicies[{index}]");
-        let policy = compile(document, PolicyKind::Identity, &name)?;
-        identity.push((name, policy));
+        let compiled = cache.get(raw, PolicyKind::Identity);
+        checked(&compiled, &name)?;
+        identity.push((name, compiled));
     }
-    let optional = |document: &Option<Value>, kind, place: &str| match document {
-        None | Some(Value::Null) => Ok(None),
-        Some(document) => compile(document, kind, place).map(Some),
-    };
-    let mut scps = Vec::with_capacity(case.scps.len());
-    for (level, document) in case.scps.iter().enumerate() {
-        let name = format!("scps[{level}]");
-        let documents: Vec<&Value> = match document {
-            Value::Array(items) => items.iter().collect(),
-            single => vec![single],
-        };
-        let mut policies = Vec::with_capacity(documents.len());
-        for (index, document) in documents.into_iter().enumerate() {
-            let place = if matches!(document, Value::Array(_)) {
-                format!("{name}[{index}]")
-            } else {
-                name.clone()
-            };
-            policies.push((name.clone(), compile(document, PolicyKind::Scp, &place)?));
+    let mut optional = |raw: Option<&RawValue>, kind, place: &str| match raw {
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => {
+            let compiled = cache.get(raw, kind);
+            checked(&compiled, place)?;
+            Ok(Some(compiled))
         }
-        scps.push(policies);
-    }
-    let mut rcps = Vec::with_capacity(case.rcps.len());
-    for (index, document) in case.rcps.iter().enumerate() {
-        let name = format!("rcps[{index}]");
-        let policy = compile(document, PolicyKind::Rcp, &name)?;
-        rcps.push((name, policy));
-    }
+    };
     let resource_kind = if key_policy {
         PolicyKind::KeyPolicy
     } else {
         PolicyKind::Resource
     };
+    let boundary = optional(
+        case.permission_boundary,
+        PolicyKind::Boundary,
+        "permissionBoundary",
+    )?;
+    let session = optional(case.session_policy, PolicyKind::Session, "sessionPolicy")?;
+    let resource = optional(case.resource_policy, resource_kind, "resourcePolicy")?;
+    let mut scps = Vec::with_capacity(case.scps.len());
+    for (level, raw) in case.scps.iter().enumerate() {
+        let name = format!("scps[{level}]");
+        let mut policies = Vec::new();
+        if raw.get().starts_with('[') {
+            let documents: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|error| PolicyError {
+                path: name.clone(),
+                message: format!("must be a policy or an array of policies: {error}"),
+            })?;
+            for (index, document) in documents.into_iter().enumerate() {
+                let compiled = cache.get(document, PolicyKind::Scp);
+                checked(&compiled, &format!("{name}[{index}]"))?;
+                policies.push((name.clone(), compiled));
+            }
+        } else {
+            let compiled = cache.get(raw, PolicyKind::Scp);
+            checked(&compiled, &name)?;
+            policies.push((name, compiled));
+        }
+        scps.push(policies);
+    }
+    let mut rcps = Vec::with_capacity(case.rcps.len());
+    for (index, raw) in case.rcps.iter().enumerate() {
+        let name = format!("rcps[{index}]");
+        let compiled = cache.get(raw, PolicyKind::Rcp);
+        checked(&compiled, &name)?;
+        rcps.push((name, compiled));
+    }
     Ok(Compiled {
         identity,
-        boundary: optional(
-            &case.permission_boundary,
-            PolicyKind::Boundary,
-            "permissionBoundary",
-        )?,
-        session: optional(&case.session_policy, PolicyKind::Session, "sessionPolicy")?,
+        boundary,
+        session,
         scps,
         rcps,
-        resource: optional(&case.resource_policy, resource_kind, "resourcePolicy")?,
+        resource,
     })
 }
 
-fn all_policies(compiled: &Compiled) -> impl Iterator<Item = (&str, &Policy)> {
-    compiled
-        .identity
-        .iter()
-        .map(|(name, policy)| (name.as_str(), policy))
-        .chain(
-            compiled
-                .boundary
-                .iter()
-                .map(|policy| ("permissionBoundary", policy)),
-        )
-        .chain(compiled.session.iter().map(|policy| ("sessionPolicy", policy)))
-        .chain(
-            compiled
-                .scps
-                .iter()
-                .flatten()
-                .map(|(name, policy)| (name.as_str(), policy)),
-        )
-        .chain(compiled.rcps.iter().map(|(name, policy)| (name.as_str(), policy)))
-        .chain(compiled.resource.iter().map(|policy| ("resourcePolicy", policy)))
+/// Every compiled policy with its name (all were checked to be valid by `compile_all`).
+fn all_policies(compiled: &Compiled) -> Vec<(&str, &Policy)> {
+    let mut all: Vec<(&str, &CompiledPolicy)> = Vec::new();
+    all.extend(
+        compiled
+            .identity
+            .iter()
+            .map(|(name, policy)| (name.as_str(), policy)),
+    );
+    all.extend(
+        compiled
+            .boundary
+            .iter()
+            .map(|policy| ("permissionBoundary", policy)),
+    );
+    all.extend(compiled.session.iter().map(|policy| ("sessionPolicy", policy)));
+    all.extend(
+        compiled
+            .scps
+            .iter()
+            .flatten()
+            .map(|(name, policy)| (name.as_str(), policy)),
+    );
+    all.extend(compiled.rcps.iter().map(|(name, policy)| (name.as_str(), policy)));
+    all.extend(compiled.resource.iter().map(|policy| ("resourcePolicy", policy)));
+    all.into_iter()
+        .filter_map(|(name, policy)| policy.as_ref().as_ref().ok().map(|policy| (name, policy)))
+        .collect()
 }
 
 /// A JSON context value: strings; numbers and booleans as text; arrays as multi-valued keys.

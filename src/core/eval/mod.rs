@@ -201,20 +201,35 @@ pub const KMS_CROSS_ACCOUNT_ACTIONS: &[&str] = &[
     "kms:verifymac",
 ];
 
-/// One policy evaluated: its report and the kind of principal match of its best Allow.
-struct Evaluated {
-    report: PolicyReport,
+/// One policy evaluated: which statements matched, the kind of principal match of its best
+/// Allow, and (when asked for) the full report.
+struct Evaluated<'a> {
+    named: NamedPolicy<'a>,
+    kind: PolicyKind,
+    /// Positions in `named.policy.statements` of the statements that apply.
+    matched: Vec<usize>,
     best_allow: PrincipalMatch,
+    report: Option<PolicyReport>,
 }
 
-impl Evaluated {
+impl Evaluated<'_> {
     fn allows(&self) -> bool {
         self.best_allow != PrincipalMatch::NoMatch
     }
 }
 
-/// Authorize a request against every policy that applies.
+/// Authorize a request against every policy that applies, with a report for every statement.
 pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
+    authorize_with(policies, request, true)
+}
+
+/// Authorize a request: outcome, deciding statements and missing allows, without per-statement
+/// reports (`Decision::reports` is empty). The fast path for bulk simulation.
+pub fn authorize_outcome(policies: &PolicySet<'_>, request: &Request) -> Decision {
+    authorize_with(policies, request, false)
+}
+
+fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: bool) -> Decision {
     let requester = &request.requester;
     let scps_apply = requester.is_iam_principal();
     let has_boundary = policies.boundary.is_some() && requester.has_identity_policies();
@@ -223,7 +238,7 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
         policies
             .identity
             .iter()
-            .map(|named| evaluate(named, PolicyKind::Identity, request, has_boundary))
+            .map(|named| evaluate(named, PolicyKind::Identity, request, has_boundary, with_reports))
             .collect()
     } else {
         Vec::new()
@@ -231,11 +246,11 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
     let boundary = policies
         .boundary
         .filter(|_| requester.has_identity_policies())
-        .map(|named| evaluate(&named, PolicyKind::Boundary, request, has_boundary));
+        .map(|named| evaluate(&named, PolicyKind::Boundary, request, has_boundary, with_reports));
     let session = policies
         .session
         .filter(|_| requester.has_identity_policies())
-        .map(|named| evaluate(&named, PolicyKind::Session, request, has_boundary));
+        .map(|named| evaluate(&named, PolicyKind::Session, request, has_boundary, with_reports));
     let scp_levels: Vec<Vec<Evaluated>> = if scps_apply {
         policies
             .scps
@@ -243,7 +258,7 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
             .map(|level| {
                 level
                     .iter()
-                    .map(|named| evaluate(named, PolicyKind::Scp, request, has_boundary))
+                    .map(|named| evaluate(named, PolicyKind::Scp, request, has_boundary, with_reports))
                     .collect()
             })
             .collect()
@@ -253,7 +268,7 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
     let rcps: Vec<Evaluated> = policies
         .rcps
         .iter()
-        .map(|named| evaluate(named, PolicyKind::Rcp, request, has_boundary))
+        .map(|named| evaluate(named, PolicyKind::Rcp, request, has_boundary, with_reports))
         .collect();
     let resource_kind = match policies.resource_rules {
         Some(ResourceRules::KeyPolicy) => PolicyKind::KeyPolicy,
@@ -261,7 +276,7 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
     };
     let resource = policies
         .resource
-        .map(|named| evaluate(&named, resource_kind, request, has_boundary));
+        .map(|named| evaluate(&named, resource_kind, request, has_boundary, with_reports));
 
     let mut reports: Vec<PolicyReport> = Vec::new();
     let all = scp_levels
@@ -273,11 +288,11 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
         .chain(boundary.iter())
         .chain(session.iter());
     let mut denies = Vec::new();
-    for evaluated in all.clone() {
-        collect(&evaluated.report, Effect::Deny, &mut denies);
-    }
     for evaluated in all {
-        reports.push(evaluated.report.clone());
+        collect(evaluated, Effect::Deny, &mut denies);
+        if let Some(report) = &evaluated.report {
+            reports.push(report.clone());
+        }
     }
     if !denies.is_empty() {
         return Decision {
@@ -375,7 +390,7 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
     if allowed {
         let mut deciding = Vec::new();
         for evaluated in resource.iter().chain(identity.iter()) {
-            collect(&evaluated.report, Effect::Allow, &mut deciding);
+            collect(evaluated, Effect::Allow, &mut deciding);
         }
         return Decision {
             outcome: Outcome::Allowed,
@@ -413,13 +428,16 @@ pub fn authorize(policies: &PolicySet<'_>, request: &Request) -> Decision {
     implicit(missing, reports)
 }
 
-/// Push every matching statement of `effect` from a report.
-fn collect(report: &PolicyReport, effect: Effect, out: &mut Vec<StatementRef>) {
-    for statement in &report.statements {
-        if statement.matched && statement.effect == effect {
+/// Push every matching statement of `effect`.
+fn collect(evaluated: &Evaluated<'_>, effect: Effect, out: &mut Vec<StatementRef>) {
+    for position in &evaluated.matched {
+        let Some(statement) = evaluated.named.policy.statements.get(*position) else {
+            continue;
+        };
+        if statement.effect == effect {
             out.push(StatementRef {
-                kind: report.kind,
-                policy: report.name.clone(),
+                kind: evaluated.kind,
+                policy: evaluated.named.name.to_string(),
                 statement: statement.index,
                 sid: statement.sid.clone(),
                 effect,
@@ -428,25 +446,107 @@ fn collect(report: &PolicyReport, effect: Effect, out: &mut Vec<StatementRef>) {
     }
 }
 
-fn evaluate(named: &NamedPolicy<'_>, kind: PolicyKind, request: &Request, has_boundary: bool) -> Evaluated {
+fn evaluate<'a>(
+    named: &NamedPolicy<'a>,
+    kind: PolicyKind,
+    request: &Request,
+    has_boundary: bool,
+    with_report: bool,
+) -> Evaluated<'a> {
     let mut best_allow = PrincipalMatch::NoMatch;
-    let mut statements = Vec::with_capacity(named.policy.statements.len());
-    for statement in &named.policy.statements {
-        let report = evaluate_statement(statement, kind, request, has_boundary);
-        if report.matched && statement.effect == Effect::Allow {
-            let strength = report.principal.unwrap_or(PrincipalMatch::Direct);
-            best_allow = best_allow.max(strength);
+    let mut matched = Vec::new();
+    let mut statements = Vec::new();
+    for (position, statement) in named.policy.statements.iter().enumerate() {
+        let strength = if with_report {
+            let report = evaluate_statement(statement, kind, request, has_boundary);
+            let strength = report
+                .matched
+                .then(|| report.principal.unwrap_or(PrincipalMatch::Direct));
+            statements.push(report);
+            strength
+        } else {
+            statement_applies(statement, kind, request, has_boundary)
+        };
+        if let Some(strength) = strength {
+            matched.push(position);
+            if statement.effect == Effect::Allow {
+                best_allow = best_allow.max(strength);
+            }
         }
-        statements.push(report);
     }
+    let report = with_report.then(|| PolicyReport {
+        kind,
+        name: named.name.to_string(),
+        statements,
+    });
     Evaluated {
-        report: PolicyReport {
-            kind,
-            name: named.name.to_string(),
-            statements,
-        },
+        named: *named,
+        kind,
+        matched,
         best_allow,
+        report,
     }
+}
+
+/// Whether a statement applies, short-circuiting; `Some(how the principal matched)`.
+fn statement_applies(
+    statement: &Statement,
+    kind: PolicyKind,
+    request: &Request,
+    has_boundary: bool,
+) -> Option<PrincipalMatch> {
+    if !statement.actions.matches(&request.action_lowercase) || !resource_block_matches(statement, request) {
+        return None;
+    }
+    let principal = principal_of(statement, kind, request, has_boundary);
+    if principal == Some(PrincipalMatch::NoMatch) {
+        return None;
+    }
+    if !statement
+        .conditions
+        .iter()
+        .all(|condition| condition.holds(&request.context))
+    {
+        return None;
+    }
+    Some(principal.unwrap_or(PrincipalMatch::Direct))
+}
+
+fn resource_block_matches(statement: &Statement, request: &Request) -> bool {
+    match &statement.resources {
+        None => true,
+        Some(block) => {
+            block
+                .patterns
+                .iter()
+                .any(|pattern| resource_matches(pattern, request))
+                != block.negated
+        }
+    }
+}
+
+/// How the statement's principal matches (`None` for policies without principals).
+fn principal_of(
+    statement: &Statement,
+    kind: PolicyKind,
+    request: &Request,
+    has_boundary: bool,
+) -> Option<PrincipalMatch> {
+    if !kind.has_principal() {
+        return None;
+    }
+    Some(
+        statement
+            .principal
+            .as_ref()
+            .map_or(PrincipalMatch::NoMatch, |block| {
+                if block.negated && has_boundary && statement.effect == Effect::Deny {
+                    PrincipalMatch::Direct
+                } else {
+                    match_principal(block, &request.requester)
+                }
+            }),
+    )
 }
 
 /// Evaluate one statement; conditions are evaluated only when everything else matched.
@@ -461,32 +561,8 @@ pub fn evaluate_statement(
     has_boundary: bool,
 ) -> StatementReport {
     let action = statement.actions.matches(&request.action_lowercase);
-    let resource = match &statement.resources {
-        None => true,
-        Some(block) => {
-            block
-                .patterns
-                .iter()
-                .any(|pattern| resource_matches(pattern, request))
-                != block.negated
-        }
-    };
-    let principal = if kind.has_principal() {
-        Some(
-            statement
-                .principal
-                .as_ref()
-                .map_or(PrincipalMatch::NoMatch, |block| {
-                    if block.negated && has_boundary && statement.effect == Effect::Deny {
-                        PrincipalMatch::Direct
-                    } else {
-                        match_principal(block, &request.requester)
-                    }
-                }),
-        )
-    } else {
-        None
-    };
+    let resource = resource_block_matches(statement, request);
+    let principal = principal_of(statement, kind, request, has_boundary);
     let principal_ok = principal.is_none_or(|matched| matched != PrincipalMatch::NoMatch);
     let condition = if !(action && resource && principal_ok) {
         ConditionOutcome::NotEvaluated
