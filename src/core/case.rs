@@ -5,11 +5,13 @@ use crate::core::eval::{
     Context, ContextEntry, Decision, NamedPolicy, Outcome, PolicyReport, PolicySet, Request, Requester,
     ResourceRules, StatementRef, authorize, authorize_outcome,
 };
-use crate::core::policy::{Policy, PolicyError, PolicyKind, authorizing_action, parse_policy};
+use crate::core::policy::{Policy, PolicyError, PolicyKind, authorizing_action, parse_policy_text};
+use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 /// One case as written in the input. Policies stay raw JSON text borrowed from the input, so
@@ -156,13 +158,20 @@ type CompiledPolicy = Arc<Result<Policy, PolicyError>>;
 
 /// Compiled policies by their exact JSON text, per policy kind: cases in one input usually share
 /// their policies, and compiling is most of the work of a case. Bounded: cleared when full.
+/// When an input's policies are all different, caching only costs memory, so the cache watches
+/// its hit rate and stops admitting new entries while hits stay rare.
 #[derive(Debug, Default)]
 pub struct PolicyCache {
-    maps: [HashMap<Box<str>, CompiledPolicy>; 7],
+    maps: [HashMap<Box<str>, CompiledPolicy, BuildHasherDefault<FxHasher>>; 7],
+    lookups: u32,
+    hits: u32,
+    bypass: bool,
 }
 
 /// Entries kept per policy kind before the cache starts over.
 const CACHE_CAPACITY: usize = 4096;
+/// Lookups per hit-rate window.
+const CACHE_WINDOW: u32 = 2048;
 
 impl PolicyCache {
     /// An empty cache.
@@ -172,18 +181,29 @@ impl PolicyCache {
 
     /// The compiled policy for this text, compiling it on first sight.
     fn get(&mut self, raw: &RawValue, kind: PolicyKind) -> CompiledPolicy {
+        self.lookups += 1;
+        if self.lookups >= CACHE_WINDOW {
+            // Fewer than one hit in eight lookups: stop admitting for the next window (lookups
+            // still hit what is cached); otherwise admit again.
+            self.bypass = self.hits < CACHE_WINDOW / 8;
+            self.lookups = 0;
+            self.hits = 0;
+        }
         let slot = kind_slot(kind);
         let Some(map) = self.maps.get_mut(slot) else {
             return Arc::new(compile_text(raw.get(), kind));
         };
         if let Some(found) = map.get(raw.get()) {
+            self.hits += 1;
             return Arc::clone(found);
         }
-        if map.len() >= CACHE_CAPACITY {
-            map.clear();
-        }
         let compiled = Arc::new(compile_text(raw.get(), kind));
-        map.insert(raw.get().into(), Arc::clone(&compiled));
+        if !self.bypass {
+            if map.len() >= CACHE_CAPACITY {
+                map.clear();
+            }
+            map.insert(raw.get().into(), Arc::clone(&compiled));
+        }
         compiled
     }
 }
@@ -201,11 +221,7 @@ fn kind_slot(kind: PolicyKind) -> usize {
 }
 
 fn compile_text(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
-    let document: Value = serde_json::from_str(text).map_err(|error| PolicyError {
-        path: String::new(),
-        message: format!("not valid JSON: {error}"),
-    })?;
-    parse_policy(&document, kind)
+    parse_policy_text(text, kind)
 }
 
 /// A case's policies, compiled.

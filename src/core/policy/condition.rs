@@ -214,7 +214,7 @@ impl Condition {
         operator_name: &str,
         operator: Operator,
         key: &str,
-        raw_values: &[String],
+        raw_values: &[std::borrow::Cow<'_, str>],
         variables: bool,
     ) -> Result<Condition, String> {
         let mut values = Vec::with_capacity(raw_values.len());

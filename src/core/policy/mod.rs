@@ -7,12 +7,13 @@
 
 pub mod canonical;
 pub mod condition;
+pub mod json;
 mod parse;
 pub mod pattern;
 pub mod principal;
 
 pub use condition::Condition;
-pub use parse::{PolicyError, parse_policy};
+pub use parse::{PolicyError, parse_policy, parse_policy_json, parse_policy_text};
 pub use pattern::{Pattern, Template};
 pub use principal::PrincipalBlock;
 

@@ -1,12 +1,51 @@
 //! JSON → [`Policy`], validating as AWS does and naming the place of every error.
+//!
+//! Places are built lazily ([`Place`] is a chain on the stack): the text of a path is only made
+//! when there is an error to report, which keeps compiling a valid policy allocation-light.
 
 use super::condition::{Condition, Operator, glob_template};
+use super::json::Json;
+use super::pattern::Pattern;
 use super::principal::{AwsPrincipal, PrincipalBlock};
 use super::{
-    ActionBlock, Effect, NONEXISTENT_ACTIONS, Pattern, Policy, PolicyKind, PolicyVersion, ResourceBlock,
-    Statement,
+    ActionBlock, Effect, NONEXISTENT_ACTIONS, Policy, PolicyKind, PolicyVersion, ResourceBlock, Statement,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// An object's members in document order.
+type Members<'a> = [(Cow<'a, str>, Json<'a>)];
+
+/// The member `key` (the last one, as JSON parsers keep the last duplicate).
+fn member<'m, 'a>(object: &'m Members<'a>, key: &str) -> Option<&'m Json<'a>> {
+    object
+        .iter()
+        .rev()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value)
+}
+
+/// A place in a document, e.g. `Statement[2].Condition.IpAddress`, rendered only on error.
+#[derive(Clone, Copy)]
+enum Place<'p> {
+    /// The document itself.
+    Root,
+    /// `parent.key`.
+    Key(&'p Place<'p>, &'p str),
+    /// `parent[index]`.
+    Index(&'p Place<'p>, usize),
+}
+
+impl Place<'_> {
+    fn render(&self) -> String {
+        match self {
+            Place::Root => String::new(),
+            Place::Key(Place::Root, key) => (*key).to_string(),
+            Place::Key(parent, key) => format!("{}.{key}", parent.render()),
+            Place::Index(parent, index) => format!("{}[{index}]", parent.render()),
+        }
+    }
+}
 
 /// A policy that AWS would reject, with the place (`Statement[2].Condition.IpAddress`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +63,10 @@ impl PolicyError {
             path: path.into(),
             message: message.into(),
         }
+    }
+
+    fn at(place: &Place, message: impl Into<String>) -> PolicyError {
+        PolicyError::new(place.render(), message)
     }
 
     /// The same error located under a prefix, e.g. `resourcePolicy.`.
@@ -52,54 +95,71 @@ const STATEMENT_KEYS: &[&str] = &[
 
 /// Parse and validate a policy document of the given kind.
 pub fn parse_policy(document: &Value, kind: PolicyKind) -> Result<Policy, PolicyError> {
-    let Value::Object(object) = document else {
+    parse_policy_json(&Json::from_value(document), kind)
+}
+
+/// Parse and validate a policy document given as JSON text.
+pub fn parse_policy_text(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+    let document: Json = serde_json::from_str(text)
+        .map_err(|error| PolicyError::new("", format!("not valid JSON: {error}")))?;
+    parse_policy_json(&document, kind)
+}
+
+/// Parse and validate a policy document held as a [`Json`] tree.
+pub fn parse_policy_json(document: &Json, kind: PolicyKind) -> Result<Policy, PolicyError> {
+    let Json::Object(object) = document else {
         return Err(PolicyError::new("", "a policy must be a JSON object"));
     };
-    for key in object.keys() {
-        if !DOCUMENT_KEYS.contains(&key.as_str()) {
-            return Err(PolicyError::new(key.as_str(), "unknown policy element"));
+    for (key, _) in object {
+        if !DOCUMENT_KEYS.contains(&key.as_ref()) {
+            return Err(PolicyError::new(key.as_ref(), "unknown policy element"));
         }
     }
-    let version = match object.get("Version") {
+    let version = match member(object, "Version") {
         None => PolicyVersion::Absent,
-        Some(Value::String(text)) if text == "2012-10-17" => PolicyVersion::V2012,
-        Some(Value::String(text)) if text == "2008-10-17" => PolicyVersion::V2008,
+        Some(Json::String(text)) if text == "2012-10-17" => PolicyVersion::V2012,
+        Some(Json::String(text)) if text == "2008-10-17" => PolicyVersion::V2008,
         Some(other) => {
             return Err(PolicyError::new(
                 "Version",
-                format!("unsupported version {other} (hint: use \"2012-10-17\")"),
+                format!(
+                    "unsupported version {} (hint: use \"2012-10-17\")",
+                    other.describe()
+                ),
             ));
         }
     };
-    let id = match object.get("Id") {
+    let id = match member(object, "Id") {
         None => None,
-        Some(Value::String(text)) => Some(text.clone()),
+        Some(Json::String(text)) => Some(text.to_string()),
         Some(_) => return Err(PolicyError::new("Id", "must be a string")),
     };
     let mut warnings = Vec::new();
-    let statements = match object.get("Statement") {
-        None => return Err(PolicyError::new("Statement", "missing")),
-        Some(Value::Object(statement)) => {
+    let root = Place::Root;
+    let statements_place = Place::Key(&root, "Statement");
+    let statements = match member(object, "Statement") {
+        None => return Err(PolicyError::at(&statements_place, "missing")),
+        Some(Json::Object(statement)) => {
             vec![parse_statement(
                 statement,
                 0,
-                "Statement",
+                &statements_place,
                 kind,
                 version,
                 &mut warnings,
             )?]
         }
-        Some(Value::Array(items)) => {
+        Some(Json::Array(items)) => {
             let mut statements = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
-                let path = format!("Statement[{index}]");
-                let Value::Object(statement) = item else {
-                    return Err(PolicyError::new(path, "a statement must be a JSON object"));
+                let place = Place::Index(&statements_place, index);
+                let Json::Object(statement) = item else {
+                    return Err(PolicyError::at(&place, "a statement must be a JSON object"));
                 };
                 statements.push(parse_statement(
                     statement,
                     index,
-                    &path,
+                    &place,
                     kind,
                     version,
                     &mut warnings,
@@ -108,8 +168,8 @@ pub fn parse_policy(document: &Value, kind: PolicyKind) -> Result<Policy, Policy
             statements
         }
         Some(_) => {
-            return Err(PolicyError::new(
-                "Statement",
+            return Err(PolicyError::at(
+                &statements_place,
                 "must be an object or an array of objects",
             ));
         }
@@ -123,49 +183,49 @@ pub fn parse_policy(document: &Value, kind: PolicyKind) -> Result<Policy, Policy
 }
 
 fn parse_statement(
-    object: &Map<String, Value>,
+    object: &Members,
     index: usize,
-    path: &str,
+    place: &Place,
     kind: PolicyKind,
     version: PolicyVersion,
     warnings: &mut Vec<String>,
 ) -> Result<Statement, PolicyError> {
-    for key in object.keys() {
-        if !STATEMENT_KEYS.contains(&key.as_str()) {
-            return Err(PolicyError::new(
-                format!("{path}.{key}"),
+    for (key, _) in object {
+        if !STATEMENT_KEYS.contains(&key.as_ref()) {
+            return Err(PolicyError::at(
+                &Place::Key(place, key),
                 "unknown statement element",
             ));
         }
     }
-    let sid = match object.get("Sid") {
+    let sid = match member(object, "Sid") {
         None => None,
-        Some(Value::String(text)) => Some(text.clone()),
-        Some(_) => return Err(PolicyError::new(format!("{path}.Sid"), "must be a string")),
+        Some(Json::String(text)) => Some(text.to_string()),
+        Some(_) => return Err(PolicyError::at(&Place::Key(place, "Sid"), "must be a string")),
     };
-    let effect = match object.get("Effect") {
-        Some(Value::String(text)) if text == "Allow" => Effect::Allow,
-        Some(Value::String(text)) if text == "Deny" => Effect::Deny,
+    let effect = match member(object, "Effect") {
+        Some(Json::String(text)) if text == "Allow" => Effect::Allow,
+        Some(Json::String(text)) if text == "Deny" => Effect::Deny,
         Some(other) => {
-            return Err(PolicyError::new(
-                format!("{path}.Effect"),
-                format!("must be \"Allow\" or \"Deny\", found {other}"),
+            return Err(PolicyError::at(
+                &Place::Key(place, "Effect"),
+                format!("must be \"Allow\" or \"Deny\", found {}", other.describe()),
             ));
         }
-        None => return Err(PolicyError::new(format!("{path}.Effect"), "missing")),
+        None => return Err(PolicyError::at(&Place::Key(place, "Effect"), "missing")),
     };
-    let principal = parse_principal(object, path, kind)?;
+    let principal = parse_principal(object, place, kind)?;
     if effect == Effect::Allow && principal.as_ref().is_some_and(|block| block.negated) {
-        return Err(PolicyError::new(
-            format!("{path}.NotPrincipal"),
+        return Err(PolicyError::at(
+            &Place::Key(place, "NotPrincipal"),
             "NotPrincipal is supported only with \"Effect\": \"Deny\" (hint: name the principals in Principal)",
         ));
     }
-    let actions = parse_actions(object, path, warnings)?;
-    let resources = parse_resources(object, path, kind, version)?;
-    let conditions = match object.get("Condition") {
+    let actions = parse_actions(object, place, warnings)?;
+    let resources = parse_resources(object, place, kind, version)?;
+    let conditions = match member(object, "Condition") {
         None => Vec::new(),
-        Some(value) => parse_conditions(value, &format!("{path}.Condition"), version)?,
+        Some(value) => parse_conditions(value, &Place::Key(place, "Condition"), version)?,
     };
     Ok(Statement {
         index,
@@ -178,50 +238,51 @@ fn parse_statement(
     })
 }
 
-/// One element that may be written `"Name"` or `"NotName"`, never both.
-fn either<'v>(
-    object: &'v Map<String, Value>,
-    path: &str,
-    name: &str,
-) -> Result<Option<(bool, &'v Value, String)>, PolicyError> {
-    let negated_name = format!("Not{name}");
-    match (object.get(name), object.get(&negated_name)) {
-        (Some(_), Some(_)) => Err(PolicyError::new(
-            format!("{path}.{name}"),
+/// One element that may be written `Name` or `NotName`, never both: (negated, value, the name
+/// used).
+fn either<'v, 'a>(
+    object: &'v Members<'a>,
+    place: &Place,
+    name: &'static str,
+    negated_name: &'static str,
+) -> Result<Option<(bool, &'v Json<'a>, &'static str)>, PolicyError> {
+    match (member(object, name), member(object, negated_name)) {
+        (Some(_), Some(_)) => Err(PolicyError::at(
+            &Place::Key(place, name),
             format!("a statement cannot have both {name} and {negated_name}"),
         )),
-        (Some(value), None) => Ok(Some((false, value, format!("{path}.{name}")))),
-        (None, Some(value)) => Ok(Some((true, value, format!("{path}.{negated_name}")))),
+        (Some(value), None) => Ok(Some((false, value, name))),
+        (None, Some(value)) => Ok(Some((true, value, negated_name))),
         (None, None) => Ok(None),
     }
 }
 
 /// A string or a non-empty array of strings.
-fn strings<'v>(value: &'v Value, path: &str) -> Result<Vec<&'v str>, PolicyError> {
+fn strings<'v>(value: &'v Json, place: &Place) -> Result<Vec<&'v str>, PolicyError> {
     match value {
-        Value::String(text) => Ok(vec![text.as_str()]),
-        Value::Array(items) if !items.is_empty() => items
+        Json::String(text) => Ok(vec![text.as_ref()]),
+        Json::Array(items) if !items.is_empty() => items
             .iter()
             .enumerate()
             .map(|(index, item)| match item {
-                Value::String(text) => Ok(text.as_str()),
-                _ => Err(PolicyError::new(format!("{path}[{index}]"), "must be a string")),
+                Json::String(text) => Ok(text.as_ref()),
+                _ => Err(PolicyError::at(&Place::Index(place, index), "must be a string")),
             })
             .collect(),
-        Value::Array(_) => Err(PolicyError::new(path, "must not be empty")),
-        _ => Err(PolicyError::new(path, "must be a string or an array of strings")),
+        Json::Array(_) => Err(PolicyError::at(place, "must not be empty")),
+        _ => Err(PolicyError::at(place, "must be a string or an array of strings")),
     }
 }
 
 fn parse_principal(
-    object: &Map<String, Value>,
-    path: &str,
+    object: &Members,
+    place: &Place,
     kind: PolicyKind,
 ) -> Result<Option<PrincipalBlock>, PolicyError> {
-    let Some((negated, value, path)) = either(object, path, "Principal")? else {
+    let Some((negated, value, name)) = either(object, place, "Principal", "NotPrincipal")? else {
         if kind.has_principal() {
-            return Err(PolicyError::new(
-                format!("{path}.Principal"),
+            return Err(PolicyError::at(
+                &Place::Key(place, "Principal"),
                 format!(
                     "a {} statement must name a Principal or NotPrincipal",
                     kind.describe()
@@ -230,9 +291,10 @@ fn parse_principal(
         }
         return Ok(None);
     };
+    let place = Place::Key(place, name);
     if !kind.has_principal() {
-        return Err(PolicyError::new(
-            path,
+        return Err(PolicyError::at(
+            &place,
             format!(
                 "a {} cannot name a principal (hint: remove the element)",
                 kind.describe()
@@ -244,12 +306,12 @@ fn parse_principal(
         ..PrincipalBlock::default()
     };
     match value {
-        Value::String(text) if text == "*" => block.any = true,
-        Value::Object(map) if !map.is_empty() => {
+        Json::String(text) if text == "*" => block.any = true,
+        Json::Object(map) if !map.is_empty() => {
             for (principal_type, values) in map {
-                let type_path = format!("{path}.{principal_type}");
-                let values = strings(values, &type_path)?;
-                match principal_type.as_str() {
+                let type_place = Place::Key(&place, principal_type);
+                let values = strings(values, &type_place)?;
+                match principal_type.as_ref() {
                     "AWS" => {
                         for text in values {
                             if text == "*" {
@@ -258,7 +320,7 @@ fn parse_principal(
                             }
                             block.aws.push(
                                 AwsPrincipal::parse(text)
-                                    .map_err(|message| PolicyError::new(&type_path, message))?,
+                                    .map_err(|message| PolicyError::at(&type_place, message))?,
                             );
                         }
                     }
@@ -268,8 +330,8 @@ fn parse_principal(
                         .canonical_users
                         .extend(values.into_iter().map(str::to_string)),
                     _ => {
-                        return Err(PolicyError::new(
-                            type_path,
+                        return Err(PolicyError::at(
+                            &type_place,
                             "unknown principal type (expected AWS, Service, Federated or CanonicalUser)",
                         ));
                     }
@@ -277,8 +339,8 @@ fn parse_principal(
             }
         }
         _ => {
-            return Err(PolicyError::new(
-                path,
+            return Err(PolicyError::at(
+                &place,
                 "must be \"*\" or an object such as {\"AWS\": ...}",
             ));
         }
@@ -287,18 +349,20 @@ fn parse_principal(
 }
 
 fn parse_actions(
-    object: &Map<String, Value>,
-    path: &str,
+    object: &Members,
+    place: &Place,
     warnings: &mut Vec<String>,
 ) -> Result<ActionBlock, PolicyError> {
-    let Some((negated, value, path)) = either(object, path, "Action")? else {
-        return Err(PolicyError::new(
-            format!("{path}.Action"),
+    let Some((negated, value, name)) = either(object, place, "Action", "NotAction")? else {
+        return Err(PolicyError::at(
+            &Place::Key(place, "Action"),
             "a statement needs Action or NotAction",
         ));
     };
-    let mut patterns = Vec::new();
-    for text in strings(value, &path)? {
+    let place = Place::Key(place, name);
+    let texts = strings(value, &place)?;
+    let mut patterns = Vec::with_capacity(texts.len());
+    for text in texts {
         if text != "*" {
             let valid = text.split_once(':').is_some_and(|(service, name)| {
                 !service.is_empty()
@@ -308,8 +372,8 @@ fn parse_actions(
                         .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
             });
             if !valid {
-                return Err(PolicyError::new(
-                    &path,
+                return Err(PolicyError::at(
+                    &place,
                     format!("`{text}` is not an action (expected `service:Action`, e.g. `s3:GetObject`)"),
                 ));
             }
@@ -317,36 +381,39 @@ fn parse_actions(
         let lowered = text.to_ascii_lowercase();
         if let Some((_, instead)) = NONEXISTENT_ACTIONS.iter().find(|(name, _)| *name == lowered) {
             warnings.push(format!(
-                "{path}: the action `{text}` does not exist; the API call authorizes as {instead}"
+                "{}: the action `{text}` does not exist; the API call authorizes as {instead}",
+                place.render()
             ));
         }
-        patterns.push(Pattern::new(&lowered));
+        patterns.push(Pattern::from_string(lowered));
     }
     Ok(ActionBlock { negated, patterns })
 }
 
 fn parse_resources(
-    object: &Map<String, Value>,
-    path: &str,
+    object: &Members,
+    place: &Place,
     kind: PolicyKind,
     version: PolicyVersion,
 ) -> Result<Option<ResourceBlock>, PolicyError> {
-    let Some((negated, value, path)) = either(object, path, "Resource")? else {
+    let Some((negated, value, name)) = either(object, place, "Resource", "NotResource")? else {
         if matches!(kind, PolicyKind::Scp | PolicyKind::Rcp) {
             return Ok(None);
         }
-        return Err(PolicyError::new(
-            format!("{path}.Resource"),
+        return Err(PolicyError::at(
+            &Place::Key(place, "Resource"),
             "a statement needs Resource or NotResource",
         ));
     };
-    let mut patterns = Vec::new();
-    for text in strings(value, &path)? {
+    let place = Place::Key(place, name);
+    let texts = strings(value, &place)?;
+    let mut patterns = Vec::with_capacity(texts.len());
+    for text in texts {
         if text != "*" {
             let colons = text.matches(':').count();
             if !text.starts_with("arn:") || (colons < 5 && !text.contains('*')) {
-                return Err(PolicyError::new(
-                    &path,
+                return Err(PolicyError::at(
+                    &place,
                     format!(
                         "`{text}` is not a resource ARN (expected `arn:partition:service:region:account:resource` or `*`)"
                     ),
@@ -355,47 +422,47 @@ fn parse_resources(
         }
         patterns.push(
             glob_template(text, version.has_variables())
-                .map_err(|message| PolicyError::new(&path, message))?,
+                .map_err(|message| PolicyError::at(&place, message))?,
         );
     }
     Ok(Some(ResourceBlock { negated, patterns }))
 }
 
 fn parse_conditions(
-    value: &Value,
-    path: &str,
+    value: &Json,
+    place: &Place,
     version: PolicyVersion,
 ) -> Result<Vec<Condition>, PolicyError> {
-    let Value::Object(operators) = value else {
-        return Err(PolicyError::new(path, "must be an object of operators"));
+    let Json::Object(operators) = value else {
+        return Err(PolicyError::at(place, "must be an object of operators"));
     };
     let mut conditions = Vec::new();
     for (operator_name, keys) in operators {
-        let operator_path = format!("{path}.{operator_name}");
+        let operator_place = Place::Key(place, operator_name);
         let operator = Operator::parse(operator_name).ok_or_else(|| {
-            PolicyError::new(
-                &operator_path,
+            PolicyError::at(
+                &operator_place,
                 format!("unknown condition operator `{operator_name}`"),
             )
         })?;
-        let Value::Object(keys) = keys else {
-            return Err(PolicyError::new(
-                operator_path,
+        let Json::Object(keys) = keys else {
+            return Err(PolicyError::at(
+                &operator_place,
                 "must be an object of condition keys",
             ));
         };
         if keys.is_empty() {
-            return Err(PolicyError::new(
-                operator_path,
+            return Err(PolicyError::at(
+                &operator_place,
                 "must name at least one condition key",
             ));
         }
         for (key, raw) in keys {
-            let key_path = format!("{operator_path}.{key}");
-            let raw_values = condition_values(raw, &key_path)?;
+            let key_place = Place::Key(&operator_place, key);
+            let raw_values = condition_values(raw, &key_place)?;
             let condition =
                 Condition::compile(operator_name, operator, key, &raw_values, version.has_variables())
-                    .map_err(|message| PolicyError::new(&key_path, message))?;
+                    .map_err(|message| PolicyError::at(&key_place, message))?;
             conditions.push(condition);
         }
     }
@@ -403,24 +470,24 @@ fn parse_conditions(
 }
 
 /// Condition values: a scalar or an array of scalars, read as text.
-fn condition_values(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
-    let scalar = |item: &Value, path: &str| match item {
-        Value::String(text) => Ok(text.clone()),
-        Value::Number(number) => Ok(number.to_string()),
-        Value::Bool(flag) => Ok(flag.to_string()),
-        _ => Err(PolicyError::new(
-            path,
+fn condition_values<'v>(value: &'v Json, place: &Place) -> Result<Vec<Cow<'v, str>>, PolicyError> {
+    let scalar = |item: &'v Json, place: &Place| match item {
+        Json::String(text) => Ok(Cow::Borrowed(text.as_ref())),
+        Json::Number(number) => Ok(Cow::Owned(number.to_string())),
+        Json::Bool(flag) => Ok(Cow::Borrowed(if *flag { "true" } else { "false" })),
+        _ => Err(PolicyError::at(
+            place,
             "a condition value must be a string, number or boolean",
         )),
     };
     match value {
-        Value::Array(items) if items.is_empty() => Err(PolicyError::new(path, "must not be empty")),
-        Value::Array(items) => items
+        Json::Array(items) if items.is_empty() => Err(PolicyError::at(place, "must not be empty")),
+        Json::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(index, item)| scalar(item, &format!("{path}[{index}]")))
+            .map(|(index, item)| scalar(item, &Place::Index(place, index)))
             .collect(),
-        other => Ok(vec![scalar(other, path)?]),
+        other => Ok(vec![scalar(other, place)?]),
     }
 }
 

@@ -32,7 +32,25 @@ pub enum Pattern {
 impl Pattern {
     /// Compile a pattern where `*` and `?` are wildcards.
     pub fn new(text: &str) -> Pattern {
+        if !text.contains(['*', '?']) {
+            return Pattern::Exact(text.to_string());
+        }
         Pattern::from_parts(split_wildcards(text))
+    }
+
+    /// Compile a pattern, reusing the string when it has no wildcard or only a final `*`.
+    pub fn from_string(mut text: String) -> Pattern {
+        match text.find(['*', '?']) {
+            None => Pattern::Exact(text),
+            Some(position) if position + 1 == text.len() && text.ends_with('*') => {
+                if position == 0 {
+                    return Pattern::Any;
+                }
+                text.truncate(position);
+                Pattern::Prefix(text)
+            }
+            Some(_) => Pattern::from_parts(split_wildcards(&text)),
+        }
     }
 
     /// Compile a pattern from already separated parts.
