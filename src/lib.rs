@@ -15,3 +15,4 @@ pub mod cmd;
 pub mod core;
 pub mod exit;
 pub mod printer;
+pub mod render;

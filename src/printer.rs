@@ -25,6 +25,13 @@ impl Printer {
         let _ = writeln!(stderr);
     }
 
+    /// Write data to stdout (a closed pipe ends the program quietly).
+    pub fn data(&self, text: &str) -> std::io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(text.as_bytes()).map_err(exit_on_broken_pipe)?;
+        stdout.flush().map_err(exit_on_broken_pipe)
+    }
+
     /// Print a warning line on stderr.
     pub fn warn(&self, message: &str) {
         let _ = writeln!(io::stderr().lock(), "warning: {message}");

@@ -162,7 +162,7 @@ type CompiledPolicy = Arc<Result<Policy, PolicyError>>;
 /// its hit rate and stops admitting new entries while hits stay rare.
 #[derive(Debug, Default)]
 pub struct PolicyCache {
-    maps: [HashMap<Box<str>, CompiledPolicy, BuildHasherDefault<FxHasher>>; 7],
+    maps: [HashMap<Box<str>, CompiledPolicy, BuildHasherDefault<FxHasher>>; 8],
     lookups: u32,
     hits: u32,
     bypass: bool,
@@ -217,6 +217,7 @@ fn kind_slot(kind: PolicyKind) -> usize {
         PolicyKind::Rcp => 4,
         PolicyKind::Resource => 5,
         PolicyKind::KeyPolicy => 6,
+        PolicyKind::Acl => 7,
     }
 }
 
@@ -321,6 +322,7 @@ pub fn evaluate_case(
             .resource
             .as_ref()
             .and_then(|policy| valid("resourcePolicy", policy)),
+        acl: None,
         resource_rules: Some(if key_policy {
             ResourceRules::KeyPolicy
         } else {

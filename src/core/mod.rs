@@ -5,4 +5,5 @@
 pub mod case;
 pub mod eval;
 pub mod policy;
+pub mod s3;
 pub mod world;

@@ -46,6 +46,8 @@ pub struct PolicySet<'a> {
     pub rcps: Vec<NamedPolicy<'a>>,
     /// The resource-based policy (bucket policy or key policy).
     pub resource: Option<NamedPolicy<'a>>,
+    /// ACL grants that apply (bucket or object ACL), as resource-policy statements.
+    pub acl: Option<NamedPolicy<'a>>,
     /// The rules the resource policy follows.
     pub resource_rules: Option<ResourceRules>,
 }
@@ -108,8 +110,23 @@ pub struct StatementReport {
     pub principal: Option<PrincipalMatch>,
     /// How the condition fared.
     pub condition: ConditionOutcome,
+    /// Each condition with its result and the request's value (when evaluated).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ConditionCheck>,
     /// Whether the statement applies to the request.
     pub matched: bool,
+}
+
+/// One condition of a statement, evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionCheck {
+    /// `operator key`, e.g. `NotIpAddress aws:SourceIp`.
+    pub condition: String,
+    /// Whether it held.
+    pub held: bool,
+    /// The request's value for the key (`None`: absent from the request).
+    pub value: Option<String>,
 }
 
 /// Every statement of one policy, with its result.
@@ -277,6 +294,9 @@ fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: boo
     let resource = policies
         .resource
         .map(|named| evaluate(&named, resource_kind, request, has_boundary, with_reports));
+    let acl = policies
+        .acl
+        .map(|named| evaluate(&named, PolicyKind::Acl, request, has_boundary, with_reports));
 
     let mut reports: Vec<PolicyReport> = Vec::new();
     let all = scp_levels
@@ -284,6 +304,7 @@ fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: boo
         .flatten()
         .chain(rcps.iter())
         .chain(resource.iter())
+        .chain(acl.iter())
         .chain(identity.iter())
         .chain(boundary.iter())
         .chain(session.iter());
@@ -326,8 +347,11 @@ fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: boo
     // always exists; custom RCPs only matter through their Denies (handled above).
 
     let resource_grant = resource
-        .as_ref()
-        .map_or(PrincipalMatch::NoMatch, |evaluated| evaluated.best_allow);
+        .iter()
+        .chain(acl.iter())
+        .map(|evaluated| evaluated.best_allow)
+        .max()
+        .unwrap_or(PrincipalMatch::NoMatch);
     let identity_allows = identity.iter().any(Evaluated::allows);
     let boundary_ok = boundary.as_ref().is_none_or(Evaluated::allows);
     let session_ok = session.as_ref().is_none_or(Evaluated::allows);
@@ -389,7 +413,7 @@ fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: boo
 
     if allowed {
         let mut deciding = Vec::new();
-        for evaluated in resource.iter().chain(identity.iter()) {
+        for evaluated in resource.iter().chain(acl.iter()).chain(identity.iter()) {
             collect(evaluated, Effect::Allow, &mut deciding);
         }
         return Decision {
@@ -411,7 +435,7 @@ fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: boo
             _ if key_policy => vec![group::RESOURCE.to_string()],
             _ => {
                 let mut missing = identity_missing();
-                if !identity_allows && resource.is_some() {
+                if !identity_allows && (resource.is_some() || acl.is_some()) {
                     missing.push(group::RESOURCE.to_string());
                 }
                 missing
@@ -579,7 +603,24 @@ pub fn evaluate_statement(
         }
     };
     let matched = matches!(condition, ConditionOutcome::None | ConditionOutcome::Held);
+    let conditions = if matches!(condition, ConditionOutcome::NotEvaluated) {
+        Vec::new()
+    } else {
+        statement
+            .conditions
+            .iter()
+            .map(|condition| ConditionCheck {
+                condition: condition.describe(),
+                held: condition.holds(&request.context),
+                value: request.context.get(&condition.key).map(|value| match value {
+                    ContextEntry::Single(text) => text.clone(),
+                    ContextEntry::Multi(values) => format!("[{}]", values.join(", ")),
+                }),
+            })
+            .collect()
+    };
     StatementReport {
+        conditions,
         index: statement.index,
         sid: statement.sid.clone(),
         effect: statement.effect,

@@ -34,6 +34,8 @@ pub enum PolicyKind {
     Resource,
     /// A KMS key policy.
     KeyPolicy,
+    /// S3 ACL grants, read as resource-policy statements (bucket or object ACL).
+    Acl,
 }
 
 impl PolicyKind {
@@ -41,7 +43,7 @@ impl PolicyKind {
     pub fn has_principal(self) -> bool {
         matches!(
             self,
-            PolicyKind::Resource | PolicyKind::KeyPolicy | PolicyKind::Rcp
+            PolicyKind::Resource | PolicyKind::KeyPolicy | PolicyKind::Rcp | PolicyKind::Acl
         )
     }
 
@@ -55,6 +57,7 @@ impl PolicyKind {
             PolicyKind::Rcp => "resource control policy",
             PolicyKind::Resource => "resource-based policy",
             PolicyKind::KeyPolicy => "key policy",
+            PolicyKind::Acl => "access control list",
         }
     }
 }

@@ -1,0 +1,140 @@
+//! `s3fix explain`: which gate denies a request, and which statement decided.
+
+use crate::core::eval::ContextEntry;
+use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
+use crate::core::world::World;
+use crate::exit::ExitCode;
+use crate::printer::Printer;
+use crate::render;
+use anyhow::{Context as _, bail};
+use std::path::PathBuf;
+
+/// Explain which gate allows or denies an S3 request, and which statement decided.
+///
+/// Reads every gate — identity policy, bucket policy, ACL / Object Ownership, Block Public
+/// Access, SSE-KMS key — from a world file (`--world`) and evaluates the request as AWS does.
+/// Exit codes: 0 allowed; 2 denied (or unknown: a gate could not be read); 1 error.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The object (`s3://BUCKET/KEY`), or the bucket and prefix for `--action list`.
+    pub target: String,
+    /// The caller: an assumed-role session, role or user ARN (`*` for anonymous).
+    #[arg(long)]
+    pub principal: String,
+    /// The operation: get, head, put or list.
+    #[arg(long, default_value = "get")]
+    pub action: String,
+    /// Request context, e.g. `--context aws:SourceIp=203.0.113.7` (repeatable; a value with
+    /// commas, `a,b`, is multi-valued when the key is given as `KEY[]=a,b`).
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+    /// Read the world from this file instead of AWS (no credentials needed).
+    #[arg(long)]
+    pub world: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// Show every statement's match result and the request context.
+    #[arg(long)]
+    pub reasons: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable text.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// Split `s3://bucket/key` into bucket and key.
+pub fn parse_target(target: &str) -> anyhow::Result<(String, String)> {
+    let Some(rest) = target.strip_prefix("s3://") else {
+        bail!("`{target}` is not an S3 URL (hint: write s3://BUCKET/KEY)");
+    };
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        bail!("`{target}` names no bucket (hint: write s3://BUCKET/KEY)");
+    }
+    Ok((bucket.to_string(), key.to_string()))
+}
+
+/// Parse `KEY=VALUE` (or `KEY[]=a,b` for a multi-valued key).
+pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEntry)>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let Some((key, value)) = pair.split_once('=') else {
+                bail!("context `{pair}` is not KEY=VALUE (hint: --context aws:SourceIp=203.0.113.7)");
+            };
+            Ok(match key.strip_suffix("[]") {
+                Some(key) => (
+                    key.to_string(),
+                    ContextEntry::Multi(value.split(',').map(str::to_string).collect()),
+                ),
+                None => (key.to_string(), ContextEntry::Single(value.to_string())),
+            })
+        })
+        .collect()
+}
+
+/// Read a world file.
+pub fn load_world(path: &std::path::Path) -> anyhow::Result<World> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read world file `{}`", path.display()))?;
+    let world: World = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "world file `{}` is not valid (hint: see docs/world-format.md)",
+            path.display()
+        )
+    })?;
+    if world.format_version != crate::core::world::WORLD_FORMAT_VERSION {
+        bail!(
+            "world file `{}` has format version {}, this s3fix reads {}",
+            path.display(),
+            world.format_version,
+            crate::core::world::WORLD_FORMAT_VERSION
+        );
+    }
+    Ok(world)
+}
+
+/// Run `s3fix explain`.
+pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let (bucket, key) = parse_target(&args.target)?;
+    let Some(action) = S3Action::parse(&args.action) else {
+        bail!("unknown action `{}` (hint: get, head, put or list)", args.action);
+    };
+    if action.is_object() && key.is_empty() {
+        bail!("`{}` names no object key (hint: s3://{bucket}/KEY)", args.target);
+    }
+    let context = parse_context(&args.context)?;
+    let Some(world_path) = &args.world else {
+        bail!("no world to read (hint: pass --world FILE, e.g. --world plans/examples/article-world.json)");
+    };
+    let world = load_world(world_path)?;
+    let request = S3Request {
+        principal: args.principal.clone(),
+        action,
+        bucket,
+        key,
+        context,
+    };
+    let explanation = explain(&world, &request)?;
+    match args.output {
+        Format::Text => printer.data(&render::explain::text(
+            &explanation,
+            args.reasons,
+            render::use_colour(),
+        ))?,
+        Format::Json => printer.data(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&render::explain::json(&explanation, args.reasons))?
+        ))?,
+    }
+    Ok(match explanation.decision {
+        FinalDecision::Allowed => ExitCode::Success,
+        FinalDecision::Denied | FinalDecision::Unknown => ExitCode::Denied,
+    })
+}

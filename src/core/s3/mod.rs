@@ -1,0 +1,212 @@
+//! The S3 authorization model: a request through every gate, in the order an operator checks
+//! them — identity policy, bucket policy, ACL / Object Ownership, Block Public Access — and then
+//! the second request S3 makes to KMS for SSE-KMS objects.
+//!
+//! Sources (Amazon S3 User Guide): "Troubleshoot access denied (403 Forbidden) errors"
+//! (troubleshoot-403-errors.html: bucket-policy Allows apply only to objects the bucket owner owns;
+//! Deny statements apply to all), "Controlling ownership of objects" (about-object-ownership.html),
+//! "Blocking public access" (access-control-block-public-access.html), "Using server-side
+//! encryption with AWS KMS keys" (UsingKMSEncryption.html: `kms:Decrypt` for GET,
+//! `kms:GenerateDataKey` for PUT; AWS managed keys cannot be shared across accounts).
+
+pub mod acl;
+mod gates;
+pub mod public;
+
+pub use gates::{Explanation, FinalDecision, Gate, GateReport, Verdict};
+
+use crate::core::eval::{ContextEntry, Requester, RequesterKind};
+use crate::core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
+use crate::core::world::{
+    Bucket, ManagedPolicy, NamedPolicy as WorldPolicy, Principal, PrincipalKind, World,
+};
+
+/// The S3 operation being explained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum S3Action {
+    /// GetObject.
+    Get,
+    /// HeadObject (authorizes as `s3:GetObject`).
+    Head,
+    /// PutObject.
+    Put,
+    /// ListObjectsV2 (authorizes as `s3:ListBucket` on the bucket, with `s3:prefix`).
+    List,
+}
+
+impl S3Action {
+    /// Parse `get`, `head`, `put` or `list`.
+    pub fn parse(text: &str) -> Option<S3Action> {
+        match text {
+            "get" => Some(S3Action::Get),
+            "head" => Some(S3Action::Head),
+            "put" => Some(S3Action::Put),
+            "list" => Some(S3Action::List),
+            _ => None,
+        }
+    }
+
+    /// The IAM action the call authorizes as.
+    pub fn iam_action(self) -> &'static str {
+        match self {
+            S3Action::Get | S3Action::Head => "s3:GetObject",
+            S3Action::Put => "s3:PutObject",
+            S3Action::List => "s3:ListBucket",
+        }
+    }
+
+    /// The KMS action S3 calls for an SSE-KMS object, if any. HeadObject returns metadata
+    /// without decrypting, so it needs none.
+    pub fn kms_action(self) -> Option<&'static str> {
+        match self {
+            S3Action::Get => Some("kms:Decrypt"),
+            S3Action::Put => Some("kms:GenerateDataKey"),
+            S3Action::Head | S3Action::List => None,
+        }
+    }
+
+    /// Whether the call targets an object (not the bucket).
+    pub fn is_object(self) -> bool {
+        !matches!(self, S3Action::List)
+    }
+}
+
+/// A request to explain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Request {
+    /// The caller: assumed-role session, role or user ARN, or `*` for anonymous.
+    pub principal: String,
+    /// The operation.
+    pub action: S3Action,
+    /// The bucket.
+    pub bucket: String,
+    /// The object key, or the prefix for `list`.
+    pub key: String,
+    /// Request context given by the operator (`--context KEY=VALUE`).
+    pub context: Vec<(String, ContextEntry)>,
+}
+
+/// Why a request cannot be explained from this world.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExplainError {
+    /// The bucket is not in the world.
+    #[error("bucket `{0}` is not in the world (hint: observe it, or check the name)")]
+    NoSuchBucket(String),
+    /// The principal is not in the world.
+    #[error("principal `{0}` is not in the world (hint: check the ARN, or observe with --caller-role)")]
+    NoSuchPrincipal(String),
+    /// The principal text is not an ARN.
+    #[error("principal `{principal}`: {message}")]
+    BadPrincipal {
+        /// As given.
+        principal: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A stored policy is invalid.
+    #[error("policy `{policy}` of `{resource}` is invalid: {error}")]
+    BadPolicy {
+        /// The resource holding it.
+        resource: String,
+        /// The policy's name.
+        policy: String,
+        /// The problem.
+        error: PolicyError,
+    },
+}
+
+/// A compiled policy with its report name.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The name in reports.
+    pub name: String,
+    /// The policy.
+    pub policy: Policy,
+}
+
+/// Compile one stored document.
+pub fn compile(
+    resource: &str,
+    name: &str,
+    document: &serde_json::Value,
+    kind: PolicyKind,
+) -> Result<Compiled, ExplainError> {
+    parse_policy(document, kind)
+        .map(|policy| Compiled {
+            name: name.to_string(),
+            policy,
+        })
+        .map_err(|error| ExplainError::BadPolicy {
+            resource: resource.to_string(),
+            policy: name.to_string(),
+            error,
+        })
+}
+
+/// The caller's role or user in the world: a session maps to its role (the ARN's path is not in
+/// the session ARN, so the role is found by account and name).
+pub fn find_principal<'w>(world: &'w World, requester: &Requester) -> Option<&'w Principal> {
+    match requester.kind {
+        RequesterKind::RoleSession => {
+            let role_name = requester.arn.split('/').nth(1)?;
+            let account = requester.account.as_deref()?;
+            world.principals.iter().find(|principal| {
+                principal.kind == PrincipalKind::Role
+                    && principal.arn.split(':').nth(4) == Some(account)
+                    && principal.arn.rsplit('/').next() == Some(role_name)
+            })
+        }
+        RequesterKind::Role | RequesterKind::User => world.principal(&requester.arn),
+        _ => None,
+    }
+}
+
+/// The identity-based policies of a principal: inline, managed, and (users) group policies.
+pub fn identity_policies(principal: &Principal) -> Result<Vec<Compiled>, ExplainError> {
+    let mut compiled = Vec::new();
+    let managed_name =
+        |policy: &ManagedPolicy| policy.arn.rsplit('/').next().unwrap_or(&policy.arn).to_string();
+    let inline = |policy: &WorldPolicy, owner: &str| {
+        compile(owner, &policy.name, &policy.document, PolicyKind::Identity)
+    };
+    for policy in &principal.inline_policies {
+        compiled.push(inline(policy, &principal.arn)?);
+    }
+    for policy in &principal.managed_policies {
+        compiled.push(compile(
+            &principal.arn,
+            &managed_name(policy),
+            &policy.document,
+            PolicyKind::Identity,
+        )?);
+    }
+    for group in &principal.groups {
+        for policy in &group.inline_policies {
+            compiled.push(inline(policy, &group.arn)?);
+        }
+        for policy in &group.managed_policies {
+            compiled.push(compile(
+                &group.arn,
+                &managed_name(policy),
+                &policy.document,
+                PolicyKind::Identity,
+            )?);
+        }
+    }
+    Ok(compiled)
+}
+
+/// The object ARN or bucket ARN a request targets.
+pub fn resource_arn(bucket: &Bucket, action: S3Action, key: &str) -> String {
+    if action.is_object() {
+        format!("arn:aws:s3:::{}/{key}", bucket.name)
+    } else {
+        format!("arn:aws:s3:::{}", bucket.name)
+    }
+}
+
+/// Explain a request against a world: every gate's verdict and the overall decision.
+pub fn explain(world: &World, request: &S3Request) -> Result<Explanation, ExplainError> {
+    gates::explain(world, request)
+}
