@@ -6,4 +6,5 @@ pub mod case;
 pub mod eval;
 pub mod policy;
 pub mod s3;
+pub mod spec;
 pub mod world;

@@ -293,7 +293,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
     let acls_enabled = ownership != ObjectOwnership::BucketOwnerEnforced;
     let object = bucket.objects.iter().find(|object| object.key == request.key);
     let object_resource = format!("{}/{}", bucket.name, request.key);
-    if request.action.is_object() && request.action != S3Action::Put && object.is_none() {
+    if matches!(request.action, S3Action::Get | S3Action::Head) && object.is_none() {
         warnings.push(format!(
             "object `s3://{}/{}` is not in the world: treated as owned by the bucket owner and unencrypted",
             bucket.name, request.key
@@ -313,10 +313,12 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
     };
     let block = effective_block(bucket, world);
     let scope_acl = match request.action {
-        S3Action::Get | S3Action::Head => object
+        S3Action::Get | S3Action::Head | S3Action::Delete | S3Action::PutObjectAcl => object
             .and_then(|object| object.acl.as_ref())
             .map(|acl| (acl, AclScope::Object)),
-        S3Action::Put | S3Action::List => bucket.acl.as_ref().map(|acl| (acl, AclScope::Bucket)),
+        S3Action::Put | S3Action::List | S3Action::PutBucketPolicy | S3Action::GetBucketPolicy => {
+            bucket.acl.as_ref().map(|acl| (acl, AclScope::Bucket))
+        }
     };
     let acl_compiled = match scope_acl.filter(|_| acls_enabled) {
         Some((acl, scope)) => {
@@ -497,7 +499,12 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
                 S3Action::Head => {
                     "HeadObject returns metadata without decrypting: no KMS permission is needed".into()
                 }
-                S3Action::List => "listing does not touch object data".into(),
+                S3Action::List | S3Action::PutBucketPolicy | S3Action::GetBucketPolicy => {
+                    "bucket-level requests do not touch object data".into()
+                }
+                S3Action::Delete | S3Action::PutObjectAcl => {
+                    "the request does not read or write object data".into()
+                }
                 _ => "the object is not encrypted with a KMS key".into(),
             },
             remedy: None,

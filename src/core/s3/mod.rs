@@ -33,6 +33,14 @@ pub enum S3Action {
     Put,
     /// ListObjectsV2 (authorizes as `s3:ListBucket` on the bucket, with `s3:prefix`).
     List,
+    /// DeleteObject.
+    Delete,
+    /// PutObjectAcl.
+    PutObjectAcl,
+    /// PutBucketPolicy (on the bucket).
+    PutBucketPolicy,
+    /// GetBucketPolicy (on the bucket).
+    GetBucketPolicy,
 }
 
 impl S3Action {
@@ -53,6 +61,10 @@ impl S3Action {
             S3Action::Get | S3Action::Head => "s3:GetObject",
             S3Action::Put => "s3:PutObject",
             S3Action::List => "s3:ListBucket",
+            S3Action::Delete => "s3:DeleteObject",
+            S3Action::PutObjectAcl => "s3:PutObjectAcl",
+            S3Action::PutBucketPolicy => "s3:PutBucketPolicy",
+            S3Action::GetBucketPolicy => "s3:GetBucketPolicy",
         }
     }
 
@@ -62,13 +74,16 @@ impl S3Action {
         match self {
             S3Action::Get => Some("kms:Decrypt"),
             S3Action::Put => Some("kms:GenerateDataKey"),
-            S3Action::Head | S3Action::List => None,
+            _ => None,
         }
     }
 
     /// Whether the call targets an object (not the bucket).
     pub fn is_object(self) -> bool {
-        !matches!(self, S3Action::List)
+        !matches!(
+            self,
+            S3Action::List | S3Action::PutBucketPolicy | S3Action::GetBucketPolicy
+        )
     }
 }
 
