@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate request cases offline against the policies they carry (no AWS needed).
     Simulate(cmd::simulate::Args),
+    /// Observe a bucket, its objects and a principal through AWS and write a world file.
+    Snapshot(cmd::snapshot::Args),
 }
 
 /// Parse the command line and run the chosen subcommand.
@@ -30,6 +32,7 @@ pub fn run() -> ExitCode {
     let printer = Printer::new();
     let result = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(&args, &printer),
+        Command::Snapshot(args) => cmd::snapshot::run(&args, &printer),
     };
     match result {
         Ok(code) => code,
