@@ -63,8 +63,22 @@ impl Adapter for AwsAdapter {
     }
 }
 
-/// Settle one item read: a value, or an unknown item with its reason. Expired or rejected
-/// credentials end the observation.
+/// The error that ends an observation when a read fails this way: expired or rejected
+/// credentials. Any other failure only makes its item unknown.
+fn fatal(session: &Session, failure: &Failure) -> Option<AdapterError> {
+    match failure.class() {
+        FailureClass::Expired => Some(AdapterError::ExpiredCredentials {
+            session: session.label.clone(),
+        }),
+        FailureClass::BadCredentials => Some(AdapterError::Credentials {
+            session: session.label.clone(),
+            reason: failure.reason(),
+        }),
+        _ => None,
+    }
+}
+
+/// Settle one item read: a value, or an unknown item with its reason.
 fn settle<T>(
     session: &Session,
     read: Result<Option<T>, Failure>,
@@ -74,23 +88,17 @@ fn settle<T>(
 ) -> Result<Option<T>, AdapterError> {
     match read {
         Ok(value) => Ok(value),
-        Err(failure) => match failure.class() {
-            FailureClass::Expired => Err(AdapterError::ExpiredCredentials {
-                session: session.label.clone(),
-            }),
-            FailureClass::BadCredentials => Err(AdapterError::Credentials {
-                session: session.label.clone(),
-                reason: failure.reason(),
-            }),
-            _ => {
-                unknown.push(UnknownItem {
-                    item,
-                    resource: resource.to_string(),
-                    reason: failure.reason(),
-                });
-                Ok(None)
+        Err(failure) => {
+            if let Some(error) = fatal(session, &failure) {
+                return Err(error);
             }
-        },
+            unknown.push(UnknownItem {
+                item,
+                resource: resource.to_string(),
+                reason: failure.reason(),
+            });
+            Ok(None)
+        }
     }
 }
 
@@ -148,14 +156,10 @@ async fn bucket_region(session: &Session, bucket: &str) -> Result<String, Adapte
         Err(failure) => Some(failure),
     };
     if let Some(failure) = failure {
+        if let Some(error) = fatal(session, &failure) {
+            return Err(error);
+        }
         return Err(match failure.class() {
-            FailureClass::Expired => AdapterError::ExpiredCredentials {
-                session: session.label.clone(),
-            },
-            FailureClass::BadCredentials => AdapterError::Credentials {
-                session: session.label.clone(),
-                reason: failure.reason(),
-            },
             FailureClass::Denied => AdapterError::BucketNotConfirmed {
                 bucket: bucket.to_string(),
                 account: session.account.clone(),
@@ -396,14 +400,12 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
     }
     let mut keys = Vec::new();
     for (session, read) in key_reads {
-        for (_, _, failure) in &read.failures {
-            settle::<()>(
-                session,
-                Err(failure.clone()),
-                ItemKind::KeyMetadata,
-                "",
-                &mut Vec::new(),
-            )?;
+        if let Some(error) = read
+            .failures
+            .iter()
+            .find_map(|(_, _, failure)| fatal(session, failure))
+        {
+            return Err(error);
         }
         unknown.extend(read.unknown());
         if let Some(key) = read.key {
