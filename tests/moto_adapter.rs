@@ -52,10 +52,7 @@ async fn observe_reads_every_gate_in_two_accounts() -> anyhow::Result<()> {
     assert_eq!(bucket.account, BUCKET_ACCOUNT);
     assert_eq!(bucket.region, "us-east-1");
     assert_eq!(bucket.policy.as_ref(), Some(&scenario.bucket_policy));
-    assert_eq!(
-        bucket.ownership,
-        Some(ObjectOwnership::BucketOwnerPreferred)
-    );
+    assert_eq!(bucket.ownership, Some(ObjectOwnership::BucketOwnerPreferred));
     assert_eq!(
         bucket.public_access_block,
         Some(PublicAccessBlock {
@@ -70,20 +67,13 @@ async fn observe_reads_every_gate_in_two_accounts() -> anyhow::Result<()> {
         kms_key_id: Some(scenario.key_arn.clone()),
         bucket_key_enabled: true,
     };
-    assert_eq!(
-        bucket.default_encryption.as_ref(),
-        Some(&default_encryption)
-    );
+    assert_eq!(bucket.default_encryption.as_ref(), Some(&default_encryption));
     let acl = bucket.acl.as_ref().expect("bucket ACL read");
     assert_eq!(
         acl.owner, BUCKET_ACCOUNT,
         "the bucket owner's canonical id maps to its account"
     );
-    assert!(
-        acl.grants
-            .iter()
-            .any(|grant| grant.permission == "FULL_CONTROL")
-    );
+    assert!(acl.grants.iter().any(|grant| grant.permission == "FULL_CONTROL"));
 
     let object = bucket.objects.first().expect("object observed");
     assert_eq!(object.key, scenario.object_key);
@@ -107,9 +97,7 @@ async fn observe_reads_every_gate_in_two_accounts() -> anyhow::Result<()> {
     );
     assert_eq!(object.owner.as_deref(), Some(BUCKET_ACCOUNT));
 
-    let account = world
-        .account(BUCKET_ACCOUNT)
-        .expect("bucket account observed");
+    let account = world.account(BUCKET_ACCOUNT).expect("bucket account observed");
     assert_eq!(
         account.public_access_block,
         Some(PublicAccessBlock {
@@ -147,18 +135,9 @@ async fn observe_reads_every_gate_in_two_accounts() -> anyhow::Result<()> {
     );
     assert_eq!(principal.managed_policies.len(), 1);
     assert_eq!(principal.managed_policies[0].arn, scenario.managed_arn);
-    assert_eq!(
-        principal.managed_policies[0].version_id.as_deref(),
-        Some("v1")
-    );
-    assert_eq!(
-        principal.managed_policies[0].document,
-        scenario.managed_policy
-    );
-    let boundary = principal
-        .permissions_boundary
-        .as_ref()
-        .expect("boundary read");
+    assert_eq!(principal.managed_policies[0].version_id.as_deref(), Some("v1"));
+    assert_eq!(principal.managed_policies[0].document, scenario.managed_policy);
+    let boundary = principal.permissions_boundary.as_ref().expect("boundary read");
     assert_eq!(boundary.arn, scenario.boundary_arn);
     assert_eq!(boundary.document, scenario.boundary_policy);
     assert_eq!(principal.tags.get("team").map(String::as_str), Some("data"));
@@ -174,11 +153,7 @@ async fn one_observe_reads_no_item_twice() -> anyhow::Result<()> {
     let adapter = support::adapter(&moto.endpoint).await?;
     let connected = adapter.call_counts();
     assert_eq!(connected.get("STS:AssumeRole"), Some(&2), "{connected:#?}");
-    assert_eq!(
-        connected.get("STS:GetCallerIdentity"),
-        Some(&2),
-        "{connected:#?}"
-    );
+    assert_eq!(connected.get("STS:GetCallerIdentity"), Some(&2), "{connected:#?}");
     adapter.observe(&request(&scenario)).await?;
     let calls = delta(&connected, &adapter.call_counts());
     let expected: BTreeMap<String, u64> = [
@@ -338,10 +313,7 @@ async fn denied_read_becomes_an_unknown_item() -> anyhow::Result<()> {
         "AccessDenied: no iam:GetPolicyVersion"
     );
     // Everything else was still read.
-    assert_eq!(
-        bucket.ownership,
-        Some(ObjectOwnership::BucketOwnerPreferred)
-    );
+    assert_eq!(bucket.ownership, Some(ObjectOwnership::BucketOwnerPreferred));
     assert_eq!(proxy.hits()?.len(), 2);
     Ok(())
 }
@@ -384,9 +356,7 @@ async fn throttled_reads_are_retried() -> anyhow::Result<()> {
     let world = adapter.observe(&request(&scenario)).await?;
     assert_eq!(world.unknown, vec![]);
     assert_eq!(
-        world
-            .bucket(&scenario.bucket)
-            .and_then(|bucket| bucket.ownership),
+        world.bucket(&scenario.bucket).and_then(|bucket| bucket.ownership),
         Some(ObjectOwnership::BucketOwnerPreferred)
     );
     assert_eq!(world.principals[0].arn, scenario.principal_arn);

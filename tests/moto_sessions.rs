@@ -22,11 +22,7 @@ async fn user_is_read_with_its_groups_and_each_policy_once() -> anyhow::Result<(
         return Ok(());
     };
     let scenario = Scenario::create(&moto.endpoint, "s3fix-user").await?;
-    let caller_admin = assume(
-        &base_config(&moto.endpoint).await,
-        &admin_role(CALLER_ACCOUNT),
-    )
-    .await?;
+    let caller_admin = assume(&base_config(&moto.endpoint).await, &admin_role(CALLER_ACCOUNT)).await?;
     let iam = aws_sdk_iam::Client::new(&caller_admin);
     let document = |sid: &str| json!({"Version": "2012-10-17", "Statement": [{"Sid": sid, "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
     // moto does not report user permissions boundaries (roles' are covered in moto_adapter.rs).
@@ -88,15 +84,11 @@ async fn user_is_read_with_its_groups_and_each_policy_once() -> anyhow::Result<(
     );
     assert_eq!(user.groups.len(), 1);
     let group = &user.groups[0];
-    assert_eq!(
-        group.arn,
-        format!("arn:aws:iam::{CALLER_ACCOUNT}:group/analysts")
-    );
+    assert_eq!(group.arn, format!("arn:aws:iam::{CALLER_ACCOUNT}:group/analysts"));
     assert_eq!(group.inline_policies[0].document, document("Team"));
     assert_eq!(group.managed_policies[0].document, scenario.managed_policy);
     let after = adapter.call_counts();
-    let calls =
-        |name: &str| after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
+    let calls = |name: &str| after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
     assert_eq!(
         calls("IAM:GetPolicy"),
         1,
@@ -114,11 +106,7 @@ async fn organization_policies_are_read_per_level() -> anyhow::Result<()> {
         return Ok(());
     };
     let scenario = Scenario::create(&moto.endpoint, "s3fix-org").await?;
-    let bucket_admin = assume(
-        &base_config(&moto.endpoint).await,
-        &admin_role(BUCKET_ACCOUNT),
-    )
-    .await?;
+    let bucket_admin = assume(&base_config(&moto.endpoint).await, &admin_role(BUCKET_ACCOUNT)).await?;
     let organizations = aws_sdk_organizations::Client::new(&bucket_admin);
     organizations
         .create_organization()
@@ -157,10 +145,7 @@ async fn organization_policies_are_read_per_level() -> anyhow::Result<()> {
     let world = adapter.observe(&request).await?;
     let after = adapter.call_counts();
     let describe = |counts: &std::collections::BTreeMap<String, u64>| {
-        counts
-            .get("Organizations:DescribePolicy")
-            .copied()
-            .unwrap_or(0)
+        counts.get("Organizations:DescribePolicy").copied().unwrap_or(0)
     };
     assert_eq!(
         describe(&after) - describe(&before),
@@ -176,23 +161,15 @@ async fn organization_policies_are_read_per_level() -> anyhow::Result<()> {
         account.scps
     );
     let names = |level: &[s3fix::core::world::NamedPolicy]| {
-        level
-            .iter()
-            .map(|policy| policy.name.clone())
-            .collect::<Vec<_>>()
+        level.iter().map(|policy| policy.name.clone()).collect::<Vec<_>>()
     };
     assert_eq!(names(&account.scps[0]), ["FullAWSAccess"]);
     assert_eq!(names(&account.scps[1]), ["FullAWSAccess", "no-leaving"]);
     assert_eq!(account.scps[1][1].document, scp);
-    assert!(
-        account.rcps.is_empty(),
-        "RCPFullAWSAccess is implied, not listed"
-    );
+    assert!(account.rcps.is_empty(), "RCPFullAWSAccess is implied, not listed");
     // The caller's account is not in the organization moto holds for the bucket's account.
     assert_eq!(
-        world
-            .account(CALLER_ACCOUNT)
-            .map(|account| account.scps.len()),
+        world.account(CALLER_ACCOUNT).map(|account| account.scps.len()),
         Some(0)
     );
     Ok(())

@@ -14,12 +14,7 @@ use std::process::Command;
 use support::scenario::Scenario;
 use support::{BUCKET_ACCOUNT, CALLER_ACCOUNT, admin_role};
 
-fn snapshot_command(
-    endpoint: &str,
-    target: &str,
-    principal: &str,
-    output: &std::path::Path,
-) -> Command {
+fn snapshot_command(endpoint: &str, target: &str, principal: &str, output: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_s3fix"));
     command
         .args(["snapshot", target, "--principal", principal])
@@ -57,20 +52,14 @@ async fn snapshot_writes_the_world_and_counts_calls() -> anyhow::Result<()> {
     .output()?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(
-        output.stdout.is_empty(),
-        "data goes to the file, not stdout"
-    );
+    assert!(output.stdout.is_empty(), "data goes to the file, not stdout");
     assert!(stderr.contains("AWS API calls"), "{stderr}");
     assert!(stderr.contains("S3:GetBucketPolicy"), "{stderr}");
     let world = SnapshotAdapter::load(&output_path)?.world().clone();
     assert_eq!(world.buckets[0].objects[0].key, "reports/q1.csv");
     assert_eq!(world.principals[0].arn, scenario.principal_arn);
     let text = std::fs::read_to_string(&output_path)?;
-    assert!(
-        !text.contains("testing"),
-        "no credentials in the world file"
-    );
+    assert!(!text.contains("testing"), "no credentials in the world file");
     assert_eq!(
         std::fs::read_dir(directory.path())?.count(),
         1,

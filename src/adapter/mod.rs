@@ -33,10 +33,7 @@ pub trait Adapter {
     ///
     /// Items that cannot be read (denied, unsupported) land in `World::unknown`; a missing bucket,
     /// object or principal is an error.
-    fn observe(
-        &self,
-        request: &ObserveRequest,
-    ) -> impl Future<Output = Result<World, AdapterError>> + Send;
+    fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send;
 }
 
 /// Why an observation failed as a whole.
@@ -201,9 +198,7 @@ pub struct PrincipalRef {
 impl PrincipalRef {
     /// Parse a role, user or assumed-role session ARN.
     pub fn parse(arn: &str) -> Result<PrincipalRef, AdapterError> {
-        let invalid = || AdapterError::InvalidPrincipalArn {
-            arn: arn.to_string(),
-        };
+        let invalid = || AdapterError::InvalidPrincipalArn { arn: arn.to_string() };
         let mut parts = arn.splitn(6, ':');
         let (Some("arn"), Some(partition), Some(service), Some(""), Some(account), Some(resource)) = (
             parts.next(),
@@ -215,10 +210,7 @@ impl PrincipalRef {
         ) else {
             return Err(invalid());
         };
-        if partition.is_empty()
-            || account.len() != 12
-            || !account.bytes().all(|byte| byte.is_ascii_digit())
-        {
+        if partition.is_empty() || account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()) {
             return Err(invalid());
         }
         let (kind, name) = match (service, resource.split_once('/')) {
@@ -228,14 +220,10 @@ impl PrincipalRef {
             ("iam", Some(("user", path_and_name))) => {
                 (PrincipalRefKind::User, path_and_name.rsplit('/').next())
             }
-            ("sts", Some(("assumed-role", role_and_session))) => {
-                match role_and_session.split_once('/') {
-                    Some((role, session)) if !session.is_empty() => {
-                        (PrincipalRefKind::AssumedRole, Some(role))
-                    }
-                    _ => return Err(invalid()),
-                }
-            }
+            ("sts", Some(("assumed-role", role_and_session))) => match role_and_session.split_once('/') {
+                Some((role, session)) if !session.is_empty() => (PrincipalRefKind::AssumedRole, Some(role)),
+                _ => return Err(invalid()),
+            },
             _ => return Err(invalid()),
         };
         match name {
@@ -251,10 +239,7 @@ impl PrincipalRef {
 
     /// Whether this names a role (directly or through one of its sessions).
     pub fn is_role(&self) -> bool {
-        matches!(
-            self.kind,
-            PrincipalRefKind::Role | PrincipalRefKind::AssumedRole
-        )
+        matches!(self.kind, PrincipalRefKind::Role | PrincipalRefKind::AssumedRole)
     }
 
     /// Whether `arn` (a role or user ARN with any path) is the role or user this refers to.
@@ -287,8 +272,7 @@ mod tests {
                 name: "reader".into(),
             })
         );
-        let session =
-            PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s3fix-x").ok();
+        let session = PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s3fix-x").ok();
         assert_eq!(
             session.as_ref().map(|p| p.kind),
             Some(PrincipalRefKind::AssumedRole)
@@ -323,8 +307,7 @@ mod tests {
 
     #[test]
     fn session_matches_its_role_whatever_the_path() {
-        let Ok(session) = PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s")
-        else {
+        let Ok(session) = PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s") else {
             unreachable!("valid ARN")
         };
         assert!(session.matches("arn:aws:iam::222222222222:role/team/reader"));

@@ -67,9 +67,11 @@ impl SnapshotAdapter {
                 bucket: request.bucket.clone(),
             });
         };
-        let Some(principal) = world.principals.iter().find(|principal| {
-            principal.arn == request.principal_arn || reference.matches(&principal.arn)
-        }) else {
+        let Some(principal) = world
+            .principals
+            .iter()
+            .find(|principal| principal.arn == request.principal_arn || reference.matches(&principal.arn))
+        else {
             return Err(AdapterError::NoSuchPrincipal {
                 arn: request.principal_arn.clone(),
             });
@@ -100,11 +102,9 @@ impl SnapshotAdapter {
             .keys
             .iter()
             .filter(|key| {
-                key_references.iter().any(|reference| {
-                    world
-                        .key(reference)
-                        .is_some_and(|found| found.arn == key.arn)
-                })
+                key_references
+                    .iter()
+                    .any(|reference| world.key(reference).is_some_and(|found| found.arn == key.arn))
             })
             .cloned()
             .collect();
@@ -149,10 +149,7 @@ impl SnapshotAdapter {
 }
 
 impl Adapter for SnapshotAdapter {
-    fn observe(
-        &self,
-        request: &ObserveRequest,
-    ) -> impl Future<Output = Result<World, AdapterError>> + Send {
+    fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send {
         std::future::ready(self.sub_world(request))
     }
 }
@@ -160,9 +157,7 @@ impl Adapter for SnapshotAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::world::{
-        Account, Encryption, KeyManager, KmsKey, Object, Principal, PrincipalKind,
-    };
+    use crate::core::world::{Account, Encryption, KeyManager, KmsKey, Object, Principal, PrincipalKind};
 
     fn world() -> World {
         let key_arn = "arn:aws:kms:us-east-1:111111111111:key/k1";
@@ -263,15 +258,9 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["111111111111"]
         );
+        assert_eq!(sub.buckets.first().map(|bucket| bucket.objects.len()), Some(1));
         assert_eq!(
-            sub.buckets.first().map(|bucket| bucket.objects.len()),
-            Some(1)
-        );
-        assert_eq!(
-            sub.keys
-                .iter()
-                .map(|key| key.arn.as_str())
-                .collect::<Vec<_>>(),
+            sub.keys.iter().map(|key| key.arn.as_str()).collect::<Vec<_>>(),
             ["arn:aws:kms:us-east-1:111111111111:key/k1"]
         );
         assert_eq!(
@@ -295,10 +284,7 @@ mod tests {
             Err(AdapterError::NoSuchPrincipal { .. })
         ));
         assert!(matches!(
-            adapter.sub_world(&request(
-                &["c.txt"],
-                "arn:aws:iam::222222222222:role/reader"
-            )),
+            adapter.sub_world(&request(&["c.txt"], "arn:aws:iam::222222222222:role/reader")),
             Err(AdapterError::NoSuchKey { .. })
         ));
     }
@@ -306,8 +292,7 @@ mod tests {
     #[test]
     fn load_errors_name_file_line_and_column() {
         let path = Path::new("world.json");
-        let error =
-            SnapshotAdapter::parse("{\n  \"formatVersion\": 1,\n  \"bogus\": 2\n}", path).err();
+        let error = SnapshotAdapter::parse("{\n  \"formatVersion\": 1,\n  \"bogus\": 2\n}", path).err();
         let message = error.map(|error| error.to_string()).unwrap_or_default();
         assert!(
             message.contains("`world.json`") && message.contains("line 3"),

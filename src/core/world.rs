@@ -365,9 +365,7 @@ impl World {
 
     /// The role or user with this ARN (exact match).
     pub fn principal(&self, arn: &str) -> Option<&Principal> {
-        self.principals
-            .iter()
-            .find(|principal| principal.arn == arn)
+        self.principals.iter().find(|principal| principal.arn == arn)
     }
 
     /// The KMS key with this ARN, key id or alias ARN.
@@ -375,10 +373,7 @@ impl World {
         self.keys.iter().find(|key| {
             key.arn == id_or_arn
                 || key.arn.rsplit('/').next() == Some(id_or_arn)
-                || key
-                    .aliases
-                    .iter()
-                    .any(|alias| id_or_arn.ends_with(alias.as_str()))
+                || key.aliases.iter().any(|alias| id_or_arn.ends_with(alias.as_str()))
         })
     }
 

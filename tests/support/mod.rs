@@ -1,9 +1,6 @@
 //! Shared helpers for the moto-backed tests: finding moto, resetting it, two accounts, a fault
 //! proxy in front of it, and a scenario that puts every gate's state in place.
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
+#![allow(dead_code, reason = "each test binary uses a different part of the helpers")]
 
 pub mod scenario;
 
@@ -61,9 +58,7 @@ pub fn moto() -> Option<Moto> {
             std::env::remove_var("AWS_PROFILE");
         }
     });
-    let guard = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let endpoint = endpoint();
     if TcpStream::connect_timeout(
         &host_port(&endpoint)
@@ -74,9 +69,7 @@ pub fn moto() -> Option<Moto> {
     .is_err()
     {
         if std::env::var("CI").is_ok_and(|value| value == "true") {
-            panic!(
-                "moto is not reachable at {endpoint} (start it with `eval \"$(scripts/moto.sh)\"`)"
-            );
+            panic!("moto is not reachable at {endpoint} (start it with `eval \"$(scripts/moto.sh)\"`)");
         }
         eprintln!(
             "skipped: moto is not reachable at {endpoint} (start it with `eval \"$(scripts/moto.sh)\"`)"
@@ -185,12 +178,8 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Start the proxy in front of `upstream` and wait until it answers.
     pub fn start(upstream: &str) -> anyhow::Result<FaultProxy> {
-        let script = std::env::var("S3FIX_FAULT_PROXY").unwrap_or_else(|_| {
-            format!(
-                "{}/../shared/tools/fault_proxy.py",
-                env!("CARGO_MANIFEST_DIR")
-            )
-        });
+        let script = std::env::var("S3FIX_FAULT_PROXY")
+            .unwrap_or_else(|_| format!("{}/../shared/tools/fault_proxy.py", env!("CARGO_MANIFEST_DIR")));
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let upstream_port = host_port(upstream)
             .rsplit(':')

@@ -3,9 +3,7 @@
 
 use super::{BUCKET_ACCOUNT, CALLER_ACCOUNT, assume, base_config, s3};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3control::config::endpoint::{
-    DefaultResolver, EndpointFuture, Params, ResolveEndpoint,
-};
+use aws_sdk_s3control::config::endpoint::{DefaultResolver, EndpointFuture, Params, ResolveEndpoint};
 use serde_json::{Value, json};
 
 /// What the scenario put in place, to compare with what the adapter reads.
@@ -100,10 +98,7 @@ impl Scenario {
             )
             .send()
             .await?;
-        let principal_arn = role
-            .role()
-            .map(|role| role.arn().to_string())
-            .unwrap_or_default();
+        let principal_arn = role.role().map(|role| role.arn().to_string()).unwrap_or_default();
         iam_b
             .put_role_policy()
             .role_name(principal_name)
@@ -150,9 +145,9 @@ impl Scenario {
             .send()
             .await?;
         use aws_sdk_s3::types::{
-            ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-            PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-            ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+            ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
+            ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+            ServerSideEncryptionRule,
         };
         s3.put_bucket_ownership_controls()
             .bucket(bucket)

@@ -142,9 +142,7 @@ impl Failure {
             (Some(code), Some(message), _) if !message.is_empty() => format!("{code}: {message}"),
             (Some(code), _, _) => code.clone(),
             (None, _, Some(status)) if status >= 500 => {
-                format!(
-                    "HTTP {status} without an AWS error code (the endpoint may not implement this call)"
-                )
+                format!("HTTP {status} without an AWS error code (the endpoint may not implement this call)")
             }
             (None, _, Some(status)) => format!("HTTP {status} without an AWS error code"),
             (None, _, None) => self.detail.clone(),
@@ -174,15 +172,9 @@ mod tests {
             FailureClass::NoSuchResource
         );
         assert_eq!(classify(None, Some(404)), FailureClass::NoSuchResource);
-        assert_eq!(
-            classify(Some("AccessDenied"), Some(403)),
-            FailureClass::Denied
-        );
+        assert_eq!(classify(Some("AccessDenied"), Some(403)), FailureClass::Denied);
         assert_eq!(classify(None, Some(403)), FailureClass::Denied);
-        assert_eq!(
-            classify(Some("ExpiredToken"), Some(400)),
-            FailureClass::Expired
-        );
+        assert_eq!(classify(Some("ExpiredToken"), Some(400)), FailureClass::Expired);
         assert_eq!(
             classify(Some("InvalidClientTokenId"), Some(403)),
             FailureClass::BadCredentials

@@ -22,8 +22,7 @@ pub(crate) fn decode_policy_document(text: &str) -> Result<Value, String> {
             .decode_utf8()
             .map_err(|error| format!("the policy document is not UTF-8 once decoded: {error}"))?
     };
-    serde_json::from_str(&decoded)
-        .map_err(|error| format!("the policy document is not JSON: {error}"))
+    serde_json::from_str(&decoded).map_err(|error| format!("the policy document is not JSON: {error}"))
 }
 
 /// A failure for a document that could not be parsed.
@@ -46,10 +45,7 @@ enum Holder<'a> {
 }
 
 /// The names of the holder's inline policies.
-async fn inline_policy_names(
-    iam: &aws_sdk_iam::Client,
-    holder: Holder<'_>,
-) -> Result<Vec<String>, Failure> {
+async fn inline_policy_names(iam: &aws_sdk_iam::Client, holder: Holder<'_>) -> Result<Vec<String>, Failure> {
     let names = match holder {
         Holder::Role(name) => iam
             .list_role_policies()
@@ -121,10 +117,7 @@ async fn inline_policy(
 }
 
 /// Every inline policy of the holder, in IAM's order.
-async fn inline_policies(
-    iam: &aws_sdk_iam::Client,
-    holder: Holder<'_>,
-) -> Result<Vec<NamedPolicy>, Failure> {
+async fn inline_policies(iam: &aws_sdk_iam::Client, holder: Holder<'_>) -> Result<Vec<NamedPolicy>, Failure> {
     let names = inline_policy_names(iam, holder).await?;
     join_all(names.iter().map(|name| inline_policy(iam, holder, name)))
         .await
@@ -133,10 +126,7 @@ async fn inline_policies(
 }
 
 /// The ARNs of the holder's attached managed policies.
-async fn attached_policy_arns(
-    iam: &aws_sdk_iam::Client,
-    holder: Holder<'_>,
-) -> Result<Vec<String>, Failure> {
+async fn attached_policy_arns(iam: &aws_sdk_iam::Client, holder: Holder<'_>) -> Result<Vec<String>, Failure> {
     let attached = match holder {
         Holder::Role(name) => iam
             .list_attached_role_policies()
@@ -180,13 +170,8 @@ async fn managed_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<ManagedP
         .send()
         .await
         .map_err(|error| Failure::from_sdk(&error))?;
-    let Some(version_id) = policy
-        .policy()
-        .and_then(|policy| policy.default_version_id())
-    else {
-        return Err(document_failure(format!(
-            "policy `{arn}` has no default version"
-        )));
+    let Some(version_id) = policy.policy().and_then(|policy| policy.default_version_id()) else {
+        return Err(document_failure(format!("policy `{arn}` has no default version")));
     };
     let version = iam
         .get_policy_version()
@@ -195,10 +180,7 @@ async fn managed_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<ManagedP
         .send()
         .await
         .map_err(|error| Failure::from_sdk(&error))?;
-    let Some(document) = version
-        .policy_version()
-        .and_then(|version| version.document())
-    else {
+    let Some(document) = version.policy_version().and_then(|version| version.document()) else {
         return Err(document_failure(format!(
             "policy `{arn}` version `{version_id}` has no document"
         )));
@@ -218,10 +200,7 @@ struct Entity {
     tags: BTreeMap<String, String>,
 }
 
-async fn get_entity(
-    iam: &aws_sdk_iam::Client,
-    reference: &PrincipalRef,
-) -> Result<Entity, Failure> {
+async fn get_entity(iam: &aws_sdk_iam::Client, reference: &PrincipalRef) -> Result<Entity, Failure> {
     let tags = |tags: &[aws_sdk_iam::types::Tag]| {
         tags.iter()
             .map(|tag| (tag.key().to_string(), tag.value().to_string()))

@@ -36,9 +36,7 @@ pub(crate) fn key_arn_parts(key: &str) -> Option<(&str, &str)> {
         parts.next(),
         parts.next(),
     ) {
-        (Some("arn"), Some(_), Some("kms"), Some(region), Some(account), Some(_))
-            if !region.is_empty() =>
-        {
+        (Some("arn"), Some(_), Some("kms"), Some(region), Some(account), Some(_)) if !region.is_empty() => {
             Some((region, account))
         }
         _ => None,
@@ -69,18 +67,12 @@ pub(crate) async fn read_key(kms: &aws_sdk_kms::Client, reference: &str, region:
     };
     let arn = metadata.arn().unwrap_or(reference).to_string();
     let (policy, aliases) = futures::join!(
-        kms.get_key_policy()
-            .key_id(&arn)
-            .policy_name("default")
-            .send(),
+        kms.get_key_policy().key_id(&arn).policy_name("default").send(),
         kms.list_aliases().key_id(metadata.key_id()).send(),
     );
     let mut failures = Vec::new();
     let policy = match policy {
-        Ok(output) => match output
-            .policy()
-            .map(serde_json::from_str::<serde_json::Value>)
-        {
+        Ok(output) => match output.policy().map(serde_json::from_str::<serde_json::Value>) {
             Some(Ok(document)) => Some(document),
             Some(Err(error)) => {
                 failures.push((

@@ -55,10 +55,7 @@ impl AwsAdapter {
 }
 
 impl Adapter for AwsAdapter {
-    fn observe(
-        &self,
-        request: &ObserveRequest,
-    ) -> impl Future<Output = Result<World, AdapterError>> + Send {
+    fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send {
         observe(&self.sessions, request)
     }
 }
@@ -125,8 +122,7 @@ pub(crate) fn map_canonical_ids(acl: &mut Acl, accounts: &BTreeMap<String, Strin
 
 /// Whether an ACL still names a canonical user id with no known account.
 fn has_unmapped_ids(acl: &Acl, accounts: &BTreeMap<String, String>) -> bool {
-    let is_account =
-        |text: &str| text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit());
+    let is_account = |text: &str| text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit());
     (!acl.owner.is_empty() && !is_account(&acl.owner) && !accounts.contains_key(&acl.owner))
         || acl.grants.iter().any(|grant| match &grant.grantee {
             Grantee::CanonicalUser {
@@ -241,10 +237,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
         org::read_org_policies(&bucket_session.organizations, &bucket_account),
         async {
             if principal_org_needed {
-                Some(
-                    org::read_org_policies(&principal_session.organizations, &reference.account)
-                        .await,
-                )
+                Some(org::read_org_policies(&principal_session.organizations, &reference.account).await)
             } else {
                 None
             }
@@ -253,9 +246,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
 
     let mut unknown = Vec::new();
     let principal = principal?;
-    let heads = heads
-        .into_iter()
-        .collect::<Result<Vec<_>, AdapterError>>()?;
+    let heads = heads.into_iter().collect::<Result<Vec<_>, AdapterError>>()?;
     let policy = settle(
         bucket_session,
         policy,
@@ -302,13 +293,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
     let mut objects = Vec::new();
     for (key, head) in request.keys.iter().zip(heads) {
         let resource = format!("{bucket_name}/{key}");
-        let encryption = settle(
-            bucket_session,
-            head,
-            ItemKind::Object,
-            &resource,
-            &mut unknown,
-        )?;
+        let encryption = settle(bucket_session, head, ItemKind::Object, &resource, &mut unknown)?;
         objects.push(Object {
             key: key.clone(),
             owner: None,
@@ -349,8 +334,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
 
     // Phase 2: reads that depend on phase 1: object ACLs (only when ACLs are in effect) and the
     // KMS keys the objects and the bucket default name.
-    let acls_in_effect =
-        !ownership_known || ownership != Some(ObjectOwnership::BucketOwnerEnforced);
+    let acls_in_effect = !ownership_known || ownership != Some(ObjectOwnership::BucketOwnerEnforced);
     let mut key_references: Vec<String> = Vec::new();
     for kms_key_id in objects
         .iter()
@@ -430,10 +414,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
     let acls = bucket_acl
         .iter()
         .chain(objects.iter().filter_map(|object| object.acl.as_ref()));
-    if caller.account != bucket_account
-        && acls
-            .clone()
-            .any(|acl| has_unmapped_ids(acl, &canonical_accounts))
+    if caller.account != bucket_account && acls.clone().any(|acl| has_unmapped_ids(acl, &canonical_accounts))
     {
         // Best effort: without it the ids simply stay canonical.
         if let Ok(Some(id)) = s3::own_canonical_id(&caller.s3(&region)).await {

@@ -136,11 +136,7 @@ pub(crate) async fn read_org_policies(
         scp_levels.push(scps?);
         for (id, name, aws_managed) in rcps? {
             // RCPFullAWSAccess is implied everywhere; World lists custom RCPs only.
-            if !aws_managed
-                && !rcp_ids
-                    .iter()
-                    .any(|(known, _): &(String, String)| *known == id)
-            {
+            if !aws_managed && !rcp_ids.iter().any(|(known, _): &(String, String)| *known == id) {
                 rcp_ids.push((id, name));
             }
         }
@@ -162,10 +158,7 @@ pub(crate) async fn read_org_policies(
         .collect::<Result<_, _>>()?;
     let named = |id: &str, name: &str| NamedPolicy {
         name: name.to_string(),
-        document: documents
-            .get(id)
-            .cloned()
-            .unwrap_or(serde_json::Value::Null),
+        document: documents.get(id).cloned().unwrap_or(serde_json::Value::Null),
     };
     Ok(OrgPolicies {
         scps: scp_levels

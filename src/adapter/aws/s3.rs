@@ -35,9 +35,7 @@ pub(crate) async fn locate_bucket(
                     bucket: bucket.to_string(),
                 }),
                 // A redirect: the bucket exists in another region, named in the header.
-                (_, Some(301)) if failure.bucket_region.is_some() => {
-                    Ok(Ok(failure.bucket_region.clone()))
-                }
+                (_, Some(301)) if failure.bucket_region.is_some() => Ok(Ok(failure.bucket_region.clone())),
                 _ => Ok(Err(failure)),
             }
         }
@@ -45,25 +43,20 @@ pub(crate) async fn locate_bucket(
 }
 
 /// `GetBucketPolicy`: the policy document, `None` when there is none.
-pub(crate) async fn bucket_policy(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-) -> Result<Option<Value>, Failure> {
+pub(crate) async fn bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<Value>, Failure> {
     let answer = s3.get_bucket_policy().bucket(bucket).send().await;
     let Some(output) = absent_is_none(answer.map_err(|error| Failure::from_sdk(&error)))? else {
         return Ok(None);
     };
     match output.policy() {
         None => Ok(None),
-        Some(text) => serde_json::from_str(text)
-            .map(Some)
-            .map_err(|error| Failure {
-                code: Some("InvalidPolicyJson".into()),
-                message: Some(format!("the stored bucket policy is not JSON: {error}")),
-                status: None,
-                detail: String::new(),
-                bucket_region: None,
-            }),
+        Some(text) => serde_json::from_str(text).map(Some).map_err(|error| Failure {
+            code: Some("InvalidPolicyJson".into()),
+            message: Some(format!("the stored bucket policy is not JSON: {error}")),
+            status: None,
+            detail: String::new(),
+            bucket_region: None,
+        }),
     }
 }
 
@@ -72,11 +65,7 @@ pub(crate) async fn ownership(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
 ) -> Result<Option<ObjectOwnership>, Failure> {
-    let answer = s3
-        .get_bucket_ownership_controls()
-        .bucket(bucket)
-        .send()
-        .await;
+    let answer = s3.get_bucket_ownership_controls().bucket(bucket).send().await;
     let Some(output) = absent_is_none(answer.map_err(|error| Failure::from_sdk(&error)))? else {
         return Ok(None);
     };
@@ -146,23 +135,15 @@ pub(crate) async fn account_public_access_block(
 }
 
 /// An ACL with canonical user ids as S3 reports them (mapped to accounts later).
-fn acl_from_parts(
-    owner: Option<&aws_sdk_s3::types::Owner>,
-    grants: &[aws_sdk_s3::types::Grant],
-) -> Acl {
+fn acl_from_parts(owner: Option<&aws_sdk_s3::types::Owner>, grants: &[aws_sdk_s3::types::Grant]) -> Acl {
     Acl {
-        owner: owner
-            .and_then(|owner| owner.id())
-            .unwrap_or_default()
-            .to_string(),
+        owner: owner.and_then(|owner| owner.id()).unwrap_or_default().to_string(),
         grants: grants
             .iter()
             .filter_map(|grant| {
                 let grantee = grant.grantee()?;
                 let grantee = match grantee.uri() {
-                    Some(uri) => Grantee::Group {
-                        uri: uri.to_string(),
-                    },
+                    Some(uri) => Grantee::Group { uri: uri.to_string() },
                     None => Grantee::CanonicalUser {
                         id: grantee.id().map(str::to_string),
                         account: None,
@@ -220,12 +201,10 @@ pub(crate) async fn head_object(
 ) -> Result<Result<Option<Encryption>, Failure>, AdapterError> {
     let answer = s3.head_object().bucket(bucket).key(key).send().await;
     match answer {
-        Ok(output) => Ok(Ok(output.server_side_encryption().map(|algorithm| {
-            Encryption {
-                algorithm: algorithm.as_str().to_string(),
-                kms_key_id: output.ssekms_key_id().map(str::to_string),
-                bucket_key_enabled: output.bucket_key_enabled().unwrap_or(false),
-            }
+        Ok(output) => Ok(Ok(output.server_side_encryption().map(|algorithm| Encryption {
+            algorithm: algorithm.as_str().to_string(),
+            kms_key_id: output.ssekms_key_id().map(str::to_string),
+            bucket_key_enabled: output.bucket_key_enabled().unwrap_or(false),
         }))),
         Err(error) => {
             let failure = Failure::from_sdk(&error);
@@ -241,11 +220,7 @@ pub(crate) async fn head_object(
 }
 
 /// `GetObjectAcl`.
-pub(crate) async fn object_acl(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> Result<Acl, Failure> {
+pub(crate) async fn object_acl(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Acl, Failure> {
     let output = s3
         .get_object_acl()
         .bucket(bucket)
@@ -264,8 +239,5 @@ pub(crate) async fn own_canonical_id(s3: &aws_sdk_s3::Client) -> Result<Option<S
         .send()
         .await
         .map_err(|error| Failure::from_sdk(&error))?;
-    Ok(output
-        .owner()
-        .and_then(|owner| owner.id())
-        .map(str::to_string))
+    Ok(output.owner().and_then(|owner| owner.id()).map(str::to_string))
 }

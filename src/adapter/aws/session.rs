@@ -4,9 +4,7 @@
 use super::error::{Failure, FailureClass};
 use crate::adapter::AdapterError;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3control::config::endpoint::{
-    DefaultResolver, EndpointFuture, Params, ResolveEndpoint,
-};
+use aws_sdk_s3control::config::endpoint::{DefaultResolver, EndpointFuture, Params, ResolveEndpoint};
 use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -49,10 +47,7 @@ pub(crate) struct CallCounter {
 impl CallCounter {
     /// The counts so far.
     pub(crate) fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.counts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -137,8 +132,7 @@ impl Session {
                 .interceptor(counter.clone())
                 .build(),
         );
-        let mut s3control =
-            aws_sdk_s3control::config::Builder::from(&config).interceptor(counter.clone());
+        let mut s3control = aws_sdk_s3control::config::Builder::from(&config).interceptor(counter.clone());
         if local_endpoint {
             s3control = s3control.endpoint_resolver(NoAccountHostPrefix(DefaultResolver::new()));
         }
@@ -197,10 +191,7 @@ pub(crate) struct Sessions {
 
 impl Sessions {
     /// Load the configuration, assume the roles and identify each session's account.
-    pub(crate) async fn open(
-        options: &AwsOptions,
-        counter: &CallCounter,
-    ) -> Result<Sessions, AdapterError> {
+    pub(crate) async fn open(options: &AwsOptions, counter: &CallCounter) -> Result<Sessions, AdapterError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
@@ -217,10 +208,7 @@ impl Sessions {
         }
         let mut base = loader.retry_config(retry).load().await;
         if base.region().is_none() {
-            base = base
-                .to_builder()
-                .region(Region::new(DEFAULT_REGION))
-                .build();
+            base = base.to_builder().region(Region::new(DEFAULT_REGION)).build();
         }
         let local_endpoint = base.endpoint_url().is_some()
             || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_S3_CONTROL"]
@@ -255,10 +243,7 @@ impl Sessions {
             None if options.bucket_role.is_some() => Some(base.clone()),
             None => None,
         };
-        let bucket_label = options
-            .bucket_role
-            .clone()
-            .unwrap_or_else(|| "default".into());
+        let bucket_label = options.bucket_role.clone().unwrap_or_else(|| "default".into());
         let bucket_account = caller_account(&bucket_config, &bucket_label, counter).await?;
         let bucket = Session::new(
             bucket_label,
@@ -269,10 +254,7 @@ impl Sessions {
         );
         let caller = match caller_config {
             Some(config) => {
-                let label = options
-                    .caller_role
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
+                let label = options.caller_role.clone().unwrap_or_else(|| "default".into());
                 let account = caller_account(&config, &label, counter).await?;
                 Some(Session::new(
                     label,
