@@ -23,7 +23,7 @@ pub enum Command {
     /// Evaluate request cases offline against the policies they carry (no AWS needed).
     Simulate(cmd::simulate::Args),
     /// Observe a bucket, its objects and a principal through AWS and write a world file.
-    Snapshot(cmd::snapshot::Args),
+    Snapshot(Box<cmd::snapshot::Args>),
 }
 
 /// Parse the command line and run the chosen subcommand.

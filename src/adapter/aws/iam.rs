@@ -46,7 +46,7 @@ enum Holder<'a> {
 
 /// The names of the holder's inline policies.
 async fn inline_policy_names(iam: &aws_sdk_iam::Client, holder: Holder<'_>) -> Result<Vec<String>, Failure> {
-    let names = match holder {
+    match holder {
         Holder::Role(name) => iam
             .list_role_policies()
             .role_name(name)
@@ -74,8 +74,7 @@ async fn inline_policy_names(iam: &aws_sdk_iam::Client, holder: Holder<'_>) -> R
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|error| Failure::from_sdk(&error)),
-    };
-    names
+    }
 }
 
 /// One inline policy's document.

@@ -112,10 +112,9 @@ pub(crate) fn map_canonical_ids(acl: &mut Acl, accounts: &BTreeMap<String, Strin
             id: Some(id),
             account,
         } = &mut grant.grantee
+            && account.is_none()
         {
-            if account.is_none() {
-                *account = accounts.get(id.as_str()).cloned();
-            }
+            *account = accounts.get(id.as_str()).cloned();
         }
     }
 }
@@ -392,23 +391,22 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
             return Err(error);
         }
         unknown.extend(read.unknown());
-        if let Some(key) = read.key {
-            if !keys
+        if let Some(key) = read.key
+            && !keys
                 .iter()
                 .any(|known: &crate::core::world::KmsKey| known.arn == key.arn)
-            {
-                keys.push(key);
-            }
+        {
+            keys.push(key);
         }
     }
 
     // Phase 3: canonical user ids to account ids. The bucket owner's id comes with the bucket
     // ACL; the caller account's from its own ListBuckets, only when an id is still unmapped.
     let mut canonical_accounts = BTreeMap::new();
-    if let Some(acl) = &bucket_acl {
-        if !acl.owner.is_empty() {
-            canonical_accounts.insert(acl.owner.clone(), bucket_account.clone());
-        }
+    if let Some(acl) = &bucket_acl
+        && !acl.owner.is_empty()
+    {
+        canonical_accounts.insert(acl.owner.clone(), bucket_account.clone());
     }
     let caller = sessions.caller();
     let acls = bucket_acl
