@@ -240,3 +240,60 @@ async fn principal_without_a_session_in_its_account_is_an_error() -> anyhow::Res
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn bucket_and_key_in_another_region_are_read_there() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-home").await?;
+    let bucket_admin = assume(&base_config(&moto.endpoint).await, &admin_role(BUCKET_ACCOUNT)).await?;
+    let europe = bucket_admin
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let key = aws_sdk_kms::Client::new(&europe).create_key().send().await?;
+    let key_arn = key
+        .key_metadata()
+        .and_then(|metadata| metadata.arn())
+        .unwrap()
+        .to_string();
+    assert!(key_arn.starts_with("arn:aws:kms:eu-west-1:"), "{key_arn}");
+    let s3 = support::s3(&europe);
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption};
+    s3.create_bucket()
+        .bucket("s3fix-europe")
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await?;
+    s3.put_object()
+        .bucket("s3fix-europe")
+        .key("eu.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"eu"))
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&key_arn)
+        .send()
+        .await?;
+
+    let adapter = support::adapter(&moto.endpoint).await?;
+    let world = adapter
+        .observe(&ObserveRequest {
+            bucket: "s3fix-europe".into(),
+            keys: vec!["eu.csv".into()],
+            principal_arn: scenario.principal_arn.clone(),
+        })
+        .await?;
+    assert_eq!(world.unknown, vec![]);
+    assert_eq!(
+        world.bucket("s3fix-europe").map(|bucket| bucket.region.as_str()),
+        Some("eu-west-1")
+    );
+    let key = world.key(&key_arn).expect("the key is read in its own region");
+    assert_eq!(key.region, "eu-west-1");
+    assert!(key.policy.is_some());
+    Ok(())
+}

@@ -143,12 +143,27 @@ fn region_from_location(constraint: &str) -> String {
 
 /// Find the bucket's region, confirming it exists and belongs to the bucket session's account.
 async fn bucket_region(session: &Session, bucket: &str) -> Result<String, AdapterError> {
-    let home = session.s3(&session.region());
-    let located = s3::locate_bucket(&home, bucket, &session.account).await?;
+    let mut home = session.s3(&session.region());
+    let mut located = s3::locate_bucket(&home, bucket, &session.account).await?;
+    if let s3::Located::Elsewhere(region) = located {
+        // Ask again where the bucket is, so the owner check is made there.
+        home = session.s3(&region);
+        located = match s3::locate_bucket(&home, bucket, &session.account).await? {
+            s3::Located::Here(_) => s3::Located::Here(Some(region)),
+            other => other,
+        };
+    }
     let failure = match located {
-        Ok(Some(region)) => return Ok(region),
-        Ok(None) => None,
-        Err(failure) => Some(failure),
+        s3::Located::Here(Some(region)) => return Ok(region),
+        s3::Located::Here(None) => None,
+        s3::Located::Elsewhere(region) => {
+            return Err(AdapterError::Aws {
+                operation: "HeadBucket".into(),
+                resource: bucket.to_string(),
+                reason: format!("S3 named region `{region}` twice without answering there"),
+            });
+        }
+        s3::Located::Failed(failure) => Some(failure),
     };
     if let Some(failure) = failure {
         if let Some(error) = fatal(session, &failure) {

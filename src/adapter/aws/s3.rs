@@ -14,12 +14,22 @@ fn absent_is_none<T>(result: Result<T, Failure>) -> Result<Option<T>, Failure> {
     }
 }
 
-/// Where a bucket is: its region, once its existence is confirmed.
+/// What `HeadBucket` says about a bucket.
+pub(crate) enum Located {
+    /// It exists, belongs to the expected owner, and is in this region (when the header came).
+    Here(Option<String>),
+    /// It exists in another region (a redirect or a region error naming it).
+    Elsewhere(String),
+    /// `HeadBucket` failed otherwise.
+    Failed(Failure),
+}
+
+/// Where a bucket is: `HeadBucket` with the expected owner, asked in `s3`'s region.
 pub(crate) async fn locate_bucket(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     expected_owner: &str,
-) -> Result<Result<Option<String>, Failure>, AdapterError> {
+) -> Result<Located, AdapterError> {
     let answer = s3
         .head_bucket()
         .bucket(bucket)
@@ -27,16 +37,17 @@ pub(crate) async fn locate_bucket(
         .send()
         .await;
     match answer {
-        Ok(output) => Ok(Ok(output.bucket_region().map(str::to_string))),
+        Ok(output) => Ok(Located::Here(output.bucket_region().map(str::to_string))),
         Err(error) => {
             let failure = Failure::from_sdk(&error);
-            match (failure.class(), failure.status) {
+            let asked = s3.config().region().map(|region| region.as_ref().to_string());
+            match (failure.class(), &failure.bucket_region) {
                 (FailureClass::NoSuchResource, _) => Err(AdapterError::NoSuchBucket {
                     bucket: bucket.to_string(),
                 }),
-                // A redirect: the bucket exists in another region, named in the header.
-                (_, Some(301)) if failure.bucket_region.is_some() => Ok(Ok(failure.bucket_region.clone())),
-                _ => Ok(Err(failure)),
+                // S3 names the bucket's region on a 301 or a region-mismatch 400.
+                (_, Some(region)) if Some(region) != asked.as_ref() => Ok(Located::Elsewhere(region.clone())),
+                _ => Ok(Located::Failed(failure)),
             }
         }
     }
