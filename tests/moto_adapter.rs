@@ -385,3 +385,36 @@ async fn snapshot_file_reads_back_as_the_same_world() -> anyhow::Result<()> {
     assert_eq!(snapshot.observe(&request(&scenario)).await?, world);
     Ok(())
 }
+
+#[tokio::test]
+async fn denied_principal_read_leaves_its_policies_unknown() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-denied-role").await?;
+    let proxy = FaultProxy::start(&moto.endpoint)?;
+    let adapter = support::adapter(&proxy.endpoint).await?;
+    // Matches GetRole (and GetRolePolicy, should it come first).
+    proxy.inject(json!({"match": "Action=GetRole", "status": 403, "code": "AccessDenied", "message": "no iam:GetRole", "count": 2}))?;
+    let session_arn = format!("arn:aws:sts::{CALLER_ACCOUNT}:assumed-role/reader/s3fix-someone");
+    let world = adapter
+        .observe(&ObserveRequest {
+            bucket: scenario.bucket.clone(),
+            keys: vec![],
+            principal_arn: session_arn,
+        })
+        .await?;
+    // Without GetRole the path is unknown: the principal is named by its path-less role ARN.
+    let role_arn = format!("arn:aws:iam::{CALLER_ACCOUNT}:role/reader");
+    let principal = world.principal(&role_arn).expect("principal named by its role");
+    assert!(principal.inline_policies.is_empty() && principal.managed_policies.is_empty());
+    assert_eq!(
+        world.unknown_reason(ItemKind::IdentityPolicies, &role_arn),
+        Some("AccessDenied: no iam:GetRole")
+    );
+    assert_eq!(
+        world.unknown_reason(ItemKind::PermissionsBoundary, &role_arn),
+        Some("AccessDenied: no iam:GetRole")
+    );
+    Ok(())
+}
