@@ -93,3 +93,51 @@ async fn snapshot_error_writes_nothing() -> anyhow::Result<()> {
     assert_eq!(std::fs::read_dir(directory.path())?.count(), 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn snapshot_honours_the_sdk_endpoint_variable() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-cli-env").await?;
+    let directory = tempfile::tempdir()?;
+    let output_path = directory.path().join("world.json");
+    // `localhost` (not an IP) needs path-style addressing; S3 Control needs its host prefix
+    // stripped: both must follow from the SDK's own variable, without --endpoint-url.
+    let localhost = moto.endpoint.replace("127.0.0.1", "localhost");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_s3fix"));
+    command
+        .args([
+            "snapshot",
+            "s3://s3fix-cli-env/reports/q1.csv",
+            "--principal",
+            &scenario.principal_arn,
+        ])
+        .args([
+            "--bucket-role",
+            &admin_role(BUCKET_ACCOUNT),
+            "--caller-role",
+            &admin_role(CALLER_ACCOUNT),
+        ])
+        .arg("-o")
+        .arg(&output_path)
+        .env("AWS_ENDPOINT_URL", &localhost)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    let output = command.output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let world = SnapshotAdapter::load(&output_path)?.world().clone();
+    assert_eq!(world.unknown, vec![], "{stderr}");
+    assert!(
+        world
+            .account(BUCKET_ACCOUNT)
+            .and_then(|account| account.public_access_block)
+            .is_some()
+    );
+    Ok(())
+}

@@ -129,12 +129,6 @@ pub enum AdapterError {
         /// The error code and message.
         reason: String,
     },
-    /// The adapter options are unusable.
-    #[error("invalid option: {message}")]
-    Options {
-        /// What is wrong.
-        message: String,
-    },
     /// A world file cannot be read.
     #[error("cannot read world file `{}`", path.display())]
     ReadWorldFile {
