@@ -295,12 +295,14 @@ pub(crate) async fn read_principal(
     given_arn: &str,
     session_label: &str,
 ) -> Result<PrincipalRead, AdapterError> {
+    // Expired or rejected credentials end the observation, whichever read meets them.
     let fatal = |failure: &Failure| match failure.class() {
-        FailureClass::NoSuchResource => Some(AdapterError::NoSuchPrincipal {
-            arn: given_arn.to_string(),
-        }),
         FailureClass::Expired => Some(AdapterError::ExpiredCredentials {
             session: session_label.to_string(),
+        }),
+        FailureClass::BadCredentials => Some(AdapterError::Credentials {
+            session: session_label.to_string(),
+            reason: failure.reason(),
         }),
         _ => None,
     };
@@ -330,6 +332,13 @@ pub(crate) async fn read_principal(
         Err(failure) => {
             if let Some(error) = fatal(&failure) {
                 return Err(error);
+            }
+            // Only GetRole/GetUser decides that the principal does not exist: a managed policy
+            // deleted meanwhile is an unknown item, not a missing principal.
+            if failure.class() == FailureClass::NoSuchResource {
+                return Err(AdapterError::NoSuchPrincipal {
+                    arn: given_arn.to_string(),
+                });
             }
             // Without GetRole/GetUser the path and boundary are unknown: name it by its
             // path-less ARN and leave its policies unknown.
