@@ -202,11 +202,16 @@ impl Sessions {
         if let Some(endpoint_url) = &options.endpoint_url {
             loader = loader.endpoint_url(endpoint_url);
         }
-        let mut retry = RetryConfig::standard().with_max_attempts(3);
+        // The SDK's standard retry (3 attempts, throttling and 5xx retried) unless the user's
+        // AWS_RETRY_MODE / AWS_MAX_ATTEMPTS or profile say otherwise.
+        let mut base = loader.load().await;
         if let Some(backoff) = options.initial_backoff {
-            retry = retry.with_initial_backoff(backoff);
+            let retry = base.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
+            base = base
+                .to_builder()
+                .retry_config(retry.with_initial_backoff(backoff))
+                .build();
         }
-        let mut base = loader.retry_config(retry).load().await;
         if base.region().is_none() {
             base = base.to_builder().region(Region::new(DEFAULT_REGION)).build();
         }
