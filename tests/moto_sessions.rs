@@ -182,11 +182,15 @@ async fn expired_credentials_name_the_session() -> anyhow::Result<()> {
     };
     let proxy = FaultProxy::start(&moto.endpoint)?;
     proxy.inject(json!({"match": "Action=GetCallerIdentity", "status": 400, "code": "ExpiredToken", "message": "The security token included in the request is expired", "count": 1}))?;
-    let error = AwsAdapter::connect(&support::options(&proxy.endpoint))
+    // One role, so one GetCallerIdentity: the one the fault hits.
+    let mut options = support::options(&proxy.endpoint);
+    options.caller_role = None;
+    options.bucket_role = None;
+    let error = AwsAdapter::connect(&options)
         .await
         .expect_err("expired credentials");
     assert!(
-        matches!(&error, AdapterError::ExpiredCredentials { session } if *session == admin_role(BUCKET_ACCOUNT)),
+        matches!(&error, AdapterError::ExpiredCredentials { session } if session == "default"),
         "{error:?}"
     );
     assert!(error.to_string().contains("have expired"), "{error}");
@@ -200,7 +204,10 @@ async fn role_that_cannot_be_assumed_is_named() -> anyhow::Result<()> {
     };
     let proxy = FaultProxy::start(&moto.endpoint)?;
     proxy.inject(json!({"match": "Action=AssumeRole", "status": 403, "code": "AccessDenied", "message": "not authorized to perform sts:AssumeRole", "count": 1}))?;
-    let error = AwsAdapter::connect(&support::options(&proxy.endpoint))
+    // Only the bucket role is assumed, so the fault hits it.
+    let mut options = support::options(&proxy.endpoint);
+    options.caller_role = None;
+    let error = AwsAdapter::connect(&options)
         .await
         .expect_err("assume role denied");
     assert!(

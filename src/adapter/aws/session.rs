@@ -221,56 +221,35 @@ impl Sessions {
                 .any(|name| std::env::var(name).is_ok_and(|value| !value.is_empty()));
 
         let session_name = format!("s3fix-{}", options.command);
-        let bucket_config = match &options.bucket_role {
-            Some(role) => {
-                assume_role(
-                    &base,
-                    role,
-                    &session_name,
-                    options.external_id.as_deref(),
-                    counter,
-                )
-                .await?
-            }
-            None => base.clone(),
-        };
-        let caller_config = match &options.caller_role {
-            Some(role) => Some(
-                assume_role(
-                    &base,
-                    role,
-                    &session_name,
-                    options.external_id.as_deref(),
-                    counter,
-                )
-                .await?,
+        // The caller session is separate when either role is given: with only --bucket-role, the
+        // default credentials are the caller's.
+        let separate_caller = options.caller_role.is_some() || options.bucket_role.is_some();
+        let (bucket, caller) = tokio::try_join!(
+            open_session(
+                &base,
+                options.bucket_role.as_deref(),
+                &session_name,
+                options,
+                local_endpoint,
+                counter
             ),
-            None if options.bucket_role.is_some() => Some(base.clone()),
-            None => None,
-        };
-        let bucket_label = options.bucket_role.clone().unwrap_or_else(|| "default".into());
-        let bucket_account = caller_account(&bucket_config, &bucket_label, counter).await?;
-        let bucket = Session::new(
-            bucket_label,
-            bucket_account,
-            bucket_config,
-            local_endpoint,
-            counter.clone(),
-        );
-        let caller = match caller_config {
-            Some(config) => {
-                let label = options.caller_role.clone().unwrap_or_else(|| "default".into());
-                let account = caller_account(&config, &label, counter).await?;
-                Some(Session::new(
-                    label,
-                    account,
-                    config,
-                    local_endpoint,
-                    counter.clone(),
-                ))
+            async {
+                if separate_caller {
+                    open_session(
+                        &base,
+                        options.caller_role.as_deref(),
+                        &session_name,
+                        options,
+                        local_endpoint,
+                        counter,
+                    )
+                    .await
+                    .map(Some)
+                } else {
+                    Ok(None)
+                }
             }
-            None => None,
-        };
+        )?;
         Ok(Sessions { bucket, caller })
     }
 
@@ -285,6 +264,30 @@ impl Sessions {
     pub(crate) fn caller(&self) -> &Session {
         self.caller.as_ref().unwrap_or(&self.bucket)
     }
+}
+
+/// One session: `base` itself, or `base` with the credentials of `role`; its account identified.
+async fn open_session(
+    base: &SdkConfig,
+    role: Option<&str>,
+    session_name: &str,
+    options: &AwsOptions,
+    local_endpoint: bool,
+    counter: &CallCounter,
+) -> Result<Session, AdapterError> {
+    let label = role.unwrap_or("default").to_string();
+    let config = match role {
+        Some(role) => assume_role(base, role, session_name, options.external_id.as_deref(), counter).await?,
+        None => base.clone(),
+    };
+    let account = caller_account(&config, &label, counter).await?;
+    Ok(Session::new(
+        label,
+        account,
+        config,
+        local_endpoint,
+        counter.clone(),
+    ))
 }
 
 fn sts(config: &SdkConfig, counter: &CallCounter) -> aws_sdk_sts::Client {
