@@ -299,6 +299,43 @@ mod tests {
         }
     }
 
+    /// INVARIANT guard: AWS SDK crates are named only under `src/adapter/aws`.
+    #[test]
+    fn sdk_types_stay_in_adapter_aws() -> std::io::Result<()> {
+        fn visit(directory: &std::path::Path, offenders: &mut Vec<String>) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(directory)? {
+                let path = entry?.path();
+                if path.ends_with("adapter/aws") {
+                    continue;
+                }
+                if path.is_dir() {
+                    visit(&path, offenders)?;
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    let text = std::fs::read_to_string(&path)?;
+                    // Spelled in pieces so this file does not name them itself.
+                    if ["sdk_", "config", "smithy_", "credential_types"]
+                        .iter()
+                        .any(|suffix| text.contains(&format!("aws_{suffix}")))
+                    {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut offenders = Vec::new();
+        visit(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut offenders,
+        )?;
+        assert_eq!(
+            offenders,
+            Vec::<String>::new(),
+            "AWS SDK names outside src/adapter/aws"
+        );
+        Ok(())
+    }
+
     #[test]
     fn session_matches_its_role_whatever_the_path() {
         let Ok(session) = PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s") else {
