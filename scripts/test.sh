@@ -3,8 +3,6 @@
 # for the integration tests, runs every test, and stops the emulator again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -x scripts/moto.sh ]; then
-  scripts/moto.sh start
-  trap 'scripts/moto.sh stop' EXIT
-fi
-cargo test --all-targets "$@"
+eval "$(scripts/moto.sh)"
+trap 'scripts/moto.sh stop' EXIT
+cargo test "$@"

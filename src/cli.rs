@@ -24,6 +24,8 @@ pub enum Command {
     Simulate(cmd::simulate::Args),
     /// Explain which gate denies an S3 request, and which statement decided.
     Explain(cmd::explain::Args),
+    /// Observe a bucket, its objects and a principal through AWS and write a world file.
+    Snapshot(Box<cmd::snapshot::Args>),
 }
 
 /// Parse the command line and run the chosen subcommand.
@@ -33,6 +35,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(&args, &printer),
         Command::Explain(args) => cmd::explain::run(&args, &printer),
+        Command::Snapshot(args) => cmd::snapshot::run(&args, &printer),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@
 //! - INVARIANT: AWS SDK types never leave `adapter/aws`.
 //! - INVARIANT: secrets (credentials, session tokens) never reach output, logs or files.
 
+pub mod adapter;
 pub mod cli;
 pub mod cmd;
 pub mod core;

@@ -1,6 +1,11 @@
 //! End-to-end tests of the command line: exit codes, output shapes, errors.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::{Command, Output};
 
@@ -9,7 +14,11 @@ const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plans/examples/article
 const APP_SESSION: &str = "arn:aws:sts::222222222222:assumed-role/my-app-role/session1";
 
 fn s3fix(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_s3fix")).args(args).env("NO_COLOR", "1").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
 
 fn stdout(output: &Output) -> String {
@@ -18,33 +27,77 @@ fn stdout(output: &Output) -> String {
 
 #[test]
 fn explain_article_scenario_names_every_failing_gate() {
-    let output = s3fix(&["explain", "s3://my-bucket/data/report.csv", "--principal", APP_SESSION, "--world", WORLD, "--output", "json"]);
-    assert_eq!(output.status.code(), Some(2), "denied exits 2: {}", String::from_utf8_lossy(&output.stderr));
+    let output = s3fix(&[
+        "explain",
+        "s3://my-bucket/data/report.csv",
+        "--principal",
+        APP_SESSION,
+        "--world",
+        WORLD,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "denied exits 2: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["decision"], "Denied");
     let verdict = |gate: &str| {
-        json["gates"].as_array().unwrap().iter().find(|g| g["gate"] == gate).map(|g| g["verdict"].clone()).unwrap()
+        json["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["gate"] == gate)
+            .map(|g| g["verdict"].clone())
+            .unwrap()
     };
     assert_eq!(verdict("identityPolicy"), "implicitDeny");
     assert_eq!(verdict("bucketPolicy"), "explicitDeny");
     assert_eq!(verdict("aclOwnership"), "implicitDeny");
     assert_eq!(verdict("blockPublicAccess"), "notApplicable");
     assert_eq!(verdict("kmsKey"), "implicitDeny");
-    let bucket_gate = json["gates"].as_array().unwrap().iter().find(|g| g["gate"] == "bucketPolicy").unwrap();
+    let bucket_gate = json["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "bucketPolicy")
+        .unwrap();
     assert_eq!(bucket_gate["deciding"][0]["sid"], "DenyOutsideOfficeNetwork");
     assert!(bucket_gate["detail"].as_str().unwrap().contains("aws:SourceIp"));
 }
 
 #[test]
 fn explain_text_lists_gates_in_order() {
-    let output = s3fix(&["explain", "s3://my-bucket/data/summary.csv", "--principal", APP_SESSION, "--world", WORLD,
-        "--action", "head", "--context", "aws:SourceIp=198.51.100.7"]);
+    let output = s3fix(&[
+        "explain",
+        "s3://my-bucket/data/summary.csv",
+        "--principal",
+        APP_SESSION,
+        "--world",
+        WORLD,
+        "--action",
+        "head",
+        "--context",
+        "aws:SourceIp=198.51.100.7",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let text = stdout(&output);
-    let positions: Vec<usize> = ["identity policy", "bucket policy", "ACL / Object Ownership", "Block Public Access", "KMS key"]
-        .iter()
-        .map(|gate| text.find(gate).unwrap_or_else(|| panic!("`{gate}` missing from:\n{text}")))
-        .collect();
+    let positions: Vec<usize> = [
+        "identity policy",
+        "bucket policy",
+        "ACL / Object Ownership",
+        "Block Public Access",
+        "KMS key",
+    ]
+    .iter()
+    .map(|gate| {
+        text.find(gate)
+            .unwrap_or_else(|| panic!("`{gate}` missing from:\n{text}"))
+    })
+    .collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
     assert!(text.contains("decision: DENIED"));
 }
@@ -52,8 +105,16 @@ fn explain_text_lists_gates_in_order() {
 #[test]
 fn explain_allowed_exits_zero() {
     // The bucket account's own admin role reads an object it owns: identity alone suffices.
-    let output = s3fix(&["explain", "s3://my-bucket/data/summary.csv", "--principal",
-        "arn:aws:sts::111111111111:assumed-role/s3fix-admin/ops", "--world", WORLD, "--action", "head"]);
+    let output = s3fix(&[
+        "explain",
+        "s3://my-bucket/data/summary.csv",
+        "--principal",
+        "arn:aws:sts::111111111111:assumed-role/s3fix-admin/ops",
+        "--world",
+        WORLD,
+        "--action",
+        "head",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(stdout(&output).contains("decision: ALLOWED"));
 }
@@ -61,12 +122,76 @@ fn explain_allowed_exits_zero() {
 #[test]
 fn explain_bad_input_is_an_error_naming_it() {
     let cases: &[(&[&str], &str)] = &[
-        (&["explain", "my-bucket/key", "--principal", APP_SESSION, "--world", WORLD], "not an S3 URL"),
-        (&["explain", "s3://no-such-bucket/k", "--principal", APP_SESSION, "--world", WORLD], "no-such-bucket"),
-        (&["explain", "s3://my-bucket/k", "--principal", "arn:aws:iam::222222222222:role/ghost", "--world", WORLD], "ghost"),
-        (&["explain", "s3://my-bucket/k", "--principal", APP_SESSION, "--world", "/nonexistent/world.json"], "cannot read world file"),
-        (&["explain", "s3://my-bucket/k", "--principal", APP_SESSION, "--world", WORLD, "--action", "delete"], "unknown action"),
-        (&["explain", "s3://my-bucket/k", "--principal", APP_SESSION, "--world", WORLD, "--context", "novalue"], "KEY=VALUE"),
+        (
+            &[
+                "explain",
+                "my-bucket/key",
+                "--principal",
+                APP_SESSION,
+                "--world",
+                WORLD,
+            ],
+            "not an S3 URL",
+        ),
+        (
+            &[
+                "explain",
+                "s3://no-such-bucket/k",
+                "--principal",
+                APP_SESSION,
+                "--world",
+                WORLD,
+            ],
+            "no-such-bucket",
+        ),
+        (
+            &[
+                "explain",
+                "s3://my-bucket/k",
+                "--principal",
+                "arn:aws:iam::222222222222:role/ghost",
+                "--world",
+                WORLD,
+            ],
+            "ghost",
+        ),
+        (
+            &[
+                "explain",
+                "s3://my-bucket/k",
+                "--principal",
+                APP_SESSION,
+                "--world",
+                "/nonexistent/world.json",
+            ],
+            "cannot read world file",
+        ),
+        (
+            &[
+                "explain",
+                "s3://my-bucket/k",
+                "--principal",
+                APP_SESSION,
+                "--world",
+                WORLD,
+                "--action",
+                "delete",
+            ],
+            "unknown action",
+        ),
+        (
+            &[
+                "explain",
+                "s3://my-bucket/k",
+                "--principal",
+                APP_SESSION,
+                "--world",
+                WORLD,
+                "--context",
+                "novalue",
+            ],
+            "KEY=VALUE",
+        ),
     ];
     for (args, needle) in cases {
         let output = s3fix(args);
@@ -83,20 +208,46 @@ fn simulate_example_cases_decide_as_documented() {
     assert_eq!(output.status.code(), Some(0));
     let decisions: Vec<String> = stdout(&output)
         .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["decision"].as_str().unwrap().to_string())
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["decision"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(decisions, ["ExplicitlyDenied", "ImplicitlyDenied", "Allowed", "ImplicitlyDenied", "Allowed"]);
+    assert_eq!(
+        decisions,
+        [
+            "ExplicitlyDenied",
+            "ImplicitlyDenied",
+            "Allowed",
+            "ImplicitlyDenied",
+            "Allowed"
+        ]
+    );
 }
 
 #[test]
 fn simulate_reports_malformed_cases_and_keeps_going() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cases.jsonl");
-    let good = std::fs::read_to_string(CASES).unwrap().lines().next().unwrap().to_string();
-    std::fs::write(&path, format!("{good}\n{{\"name\": \"broken\", \"request\": {{\"principal\": 5}}}}\nnot json\n{good}\n")).unwrap();
+    let good = std::fs::read_to_string(CASES)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &path,
+        format!("{good}\n{{\"name\": \"broken\", \"request\": {{\"principal\": 5}}}}\nnot json\n{good}\n"),
+    )
+    .unwrap();
     let output = s3fix(&["simulate", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["decision"], "ExplicitlyDenied");
     assert_eq!(lines[1]["name"], "broken");
@@ -110,15 +261,31 @@ fn simulate_reports_malformed_cases_and_keeps_going() {
 #[test]
 fn simulate_reads_arrays_and_pretty_objects() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<serde_json::Value> =
-        std::fs::read_to_string(CASES).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cases: Vec<serde_json::Value> = std::fs::read_to_string(CASES)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let array = dir.path().join("array.json");
     std::fs::write(&array, serde_json::to_string_pretty(&cases).unwrap()).unwrap();
     let pretty = dir.path().join("pretty.json");
-    std::fs::write(&pretty, format!("{}\n{}", serde_json::to_string_pretty(&cases[0]).unwrap(), serde_json::to_string_pretty(&cases[2]).unwrap())).unwrap();
+    std::fs::write(
+        &pretty,
+        format!(
+            "{}\n{}",
+            serde_json::to_string_pretty(&cases[0]).unwrap(),
+            serde_json::to_string_pretty(&cases[2]).unwrap()
+        ),
+    )
+    .unwrap();
     for (path, count) in [(&array, 5), (&pretty, 2)] {
         let output = s3fix(&["simulate", path.to_str().unwrap()]);
-        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert_eq!(stdout(&output).lines().count(), count);
     }
 }

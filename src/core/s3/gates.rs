@@ -72,6 +72,10 @@ pub struct GateReport {
     /// What would have to change, where the gate denies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
+    /// For an implicit deny: the policy groups that had to allow and did not
+    /// (`identityPolicies`, `resourcePolicy`, `permissionBoundary`, `scps[i]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// The overall decision.
@@ -450,7 +454,8 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         &public,
         inputs.bucket_policy.as_ref(),
         bpa_unknown,
-        cross_account || requester.kind == RequesterKind::Anonymous,
+        (cross_account && requester.kind != RequesterKind::Service)
+            || requester.kind == RequesterKind::Anonymous,
         scope_acl.map(|(acl, _)| acl_is_public(acl)).unwrap_or(false),
     ));
 
@@ -508,11 +513,21 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
                 _ => "the object is not encrypted with a KMS key".into(),
             },
             remedy: None,
+            missing: Vec::new(),
         },
     };
     gates.push(kms_gate);
 
-    let decision = if gates.iter().any(|gate| gate.verdict == Verdict::ExplicitDeny) {
+    // An implicit deny is final when it does not hinge on an unread item: only the identity gate
+    // of a same-account caller does (an unread bucket policy might grant it directly).
+    let bucket_policy_read = world
+        .unknown_reason(ItemKind::BucketPolicy, &bucket.name)
+        .is_none();
+    let final_implicit = gates.iter().any(|gate| {
+        gate.verdict == Verdict::ImplicitDeny
+            && (gate.gate != Gate::IdentityPolicy || cross_account || bucket_policy_read)
+    });
+    let decision = if gates.iter().any(|gate| gate.verdict == Verdict::ExplicitDeny) || final_implicit {
         FinalDecision::Denied
     } else if gates.iter().any(|gate| gate.verdict == Verdict::Unknown) {
         FinalDecision::Unknown
@@ -591,6 +606,7 @@ fn identity_gate(
         deciding,
         detail,
         remedy,
+        missing: Vec::new(),
     };
     if !requester.has_identity_policies() {
         return report(
@@ -655,14 +671,16 @@ fn identity_gate(
                     ),
                 })
                 .collect();
-            report(
+            let mut gate = report(
                 Verdict::ImplicitDeny,
                 Vec::new(),
                 what.join("; "),
                 Some(format!(
                     "grant `{action}` on `{resource}` in an identity policy of the caller (s3fix plan computes it)"
                 )),
-            )
+            );
+            gate.missing = identity_only.missing_allow.clone();
+            gate
         }
     }
 }
@@ -687,6 +705,7 @@ fn bucket_gate(
         deciding,
         detail,
         remedy,
+        missing: Vec::new(),
     };
     let denies = matched_in(s3, RESOURCE_KINDS, Effect::Deny);
     if !denies.is_empty() {
@@ -793,6 +812,7 @@ fn acl_gate(
         deciding,
         detail,
         remedy,
+        missing: Vec::new(),
     };
     if let Some(reason) = unknown {
         return report(
@@ -835,6 +855,7 @@ fn block_gate(
         deciding,
         detail,
         remedy,
+        missing: Vec::new(),
     };
     let public_refs: Vec<StatementRef> = policy
         .map(|compiled| {
@@ -913,6 +934,7 @@ fn kms_gate(
         deciding,
         detail,
         remedy,
+        missing: Vec::new(),
     };
     let Some(key) = check.world.key(check.key_id) else {
         let reason = check
@@ -1043,7 +1065,7 @@ fn kms_gate(
             if missing.is_empty() {
                 missing.push(format!("no policy allows `{action}` on `{}`", key.arn));
             }
-            report(
+            let mut gate = report(
                 Verdict::ImplicitDeny,
                 Vec::new(),
                 missing.join("; "),
@@ -1051,7 +1073,9 @@ fn kms_gate(
                     "allow `{action}` to the caller in the key policy (limited by kms:ViaService s3.{}.amazonaws.com and kms:CallerAccount) and in its identity policy (s3fix plan computes both)",
                     check.bucket.region
                 )),
-            )
+            );
+            gate.missing = decision.missing_allow.clone();
+            gate
         }
     };
     Ok((gate, Some(evaluated(&request)), Some(decision)))

@@ -60,7 +60,9 @@ pub fn statement_is_public(statement: &Statement) -> bool {
     let Some(principal) = &statement.principal else {
         return false;
     };
-    if !principal.any {
+    // `*` and federated identities (web identity providers, SAML) are public; named accounts,
+    // roles, users and AWS services are not.
+    if !principal.any && principal.federated.is_empty() {
         return false;
     }
     !statement.conditions.iter().any(|condition| {
@@ -151,6 +153,14 @@ mod tests {
         let mut narrow_ip = base;
         narrow_ip["Condition"] = json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}});
         assert!(!public(narrow_ip));
+    }
+
+    #[test]
+    fn federated_grant_is_public() {
+        assert!(public(
+            json!({"Effect": "Allow", "Principal": {"Federated": "graph.facebook.com"},
+            "Action": "s3:PutObject", "Resource": "*"})
+        ));
     }
 
     #[test]

@@ -1,0 +1,556 @@
+//! The AWS adapter: observes both accounts through the AWS SDK.
+//!
+//! INVARIANT: SDK types stay in this folder; everything public here speaks domain types.
+//! INVARIANT: credentials and session tokens are never printed, logged or written: no type
+//! holding them is `Debug`, and errors carry only AWS error codes and messages.
+
+mod error;
+mod iam;
+mod kms;
+mod org;
+mod s3;
+mod session;
+
+pub use session::AwsOptions;
+
+use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef};
+use crate::core::world::{
+    Account, Acl, Bucket, Grantee, ItemKind, Object, ObjectOwnership, UnknownItem, World,
+};
+use error::{Failure, FailureClass};
+use futures::future::join_all;
+use session::{CallCounter, Session, Sessions};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// Reads the world through the AWS SDK, counting every API call it makes.
+pub struct AwsAdapter {
+    sessions: Sessions,
+    counter: CallCounter,
+}
+
+impl std::fmt::Debug for AwsAdapter {
+    // INVARIANT: shows accounts only, never the configuration (it holds credentials).
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AwsAdapter")
+            .field("bucket_account", &self.sessions.bucket.account)
+            .field("caller_account", &self.sessions.caller().account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsAdapter {
+    /// Load credentials, assume the roles in `options` and identify each session's account.
+    pub async fn connect(options: &AwsOptions) -> Result<AwsAdapter, AdapterError> {
+        let counter = CallCounter::default();
+        let sessions = Sessions::open(options, &counter).await?;
+        Ok(AwsAdapter { sessions, counter })
+    }
+
+    /// API calls made so far, per `Service:Operation` (retries not counted).
+    pub fn call_counts(&self) -> BTreeMap<String, u64> {
+        self.counter.snapshot()
+    }
+}
+
+impl Adapter for AwsAdapter {
+    fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send {
+        observe(&self.sessions, request)
+    }
+}
+
+/// The error that ends an observation when a read fails this way: expired or rejected
+/// credentials. Any other failure only makes its item unknown.
+fn fatal(session: &Session, failure: &Failure) -> Option<AdapterError> {
+    match failure.class() {
+        FailureClass::Expired => Some(AdapterError::ExpiredCredentials {
+            session: session.label.clone(),
+        }),
+        FailureClass::BadCredentials => Some(AdapterError::Credentials {
+            session: session.label.clone(),
+            reason: failure.reason(),
+        }),
+        _ => None,
+    }
+}
+
+/// Settle one item read: a value, or an unknown item with its reason.
+fn settle<T>(
+    session: &Session,
+    read: Result<Option<T>, Failure>,
+    item: ItemKind,
+    resource: &str,
+    unknown: &mut Vec<UnknownItem>,
+) -> Result<Option<T>, AdapterError> {
+    match read {
+        Ok(value) => Ok(value),
+        Err(failure) => {
+            if let Some(error) = fatal(session, &failure) {
+                return Err(error);
+            }
+            unknown.push(UnknownItem {
+                item,
+                resource: resource.to_string(),
+                reason: failure.reason(),
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// Replace canonical user ids by account ids where `accounts` knows them.
+///
+/// The ACL owner becomes the account id when known (else stays the canonical id); grantees keep
+/// their canonical id and gain the account.
+pub(crate) fn map_canonical_ids(acl: &mut Acl, accounts: &BTreeMap<String, String>) {
+    if let Some(account) = accounts.get(&acl.owner) {
+        acl.owner = account.clone();
+    }
+    for grant in &mut acl.grants {
+        if let Grantee::CanonicalUser {
+            id: Some(id),
+            account,
+        } = &mut grant.grantee
+            && account.is_none()
+        {
+            *account = accounts.get(id.as_str()).cloned();
+        }
+    }
+}
+
+/// Whether an ACL still names a canonical user id with no known account.
+fn has_unmapped_ids(acl: &Acl, accounts: &BTreeMap<String, String>) -> bool {
+    let is_account = |text: &str| text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit());
+    (!acl.owner.is_empty() && !is_account(&acl.owner) && !accounts.contains_key(&acl.owner))
+        || acl.grants.iter().any(|grant| match &grant.grantee {
+            Grantee::CanonicalUser {
+                id: Some(id),
+                account: None,
+            } => !accounts.contains_key(id),
+            _ => false,
+        })
+}
+
+/// The region named by a `GetBucketLocation` constraint (empty = `us-east-1`, `EU` = `eu-west-1`).
+fn region_from_location(constraint: &str) -> String {
+    match constraint {
+        "" => "us-east-1".to_string(),
+        "EU" => "eu-west-1".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Find the bucket's region, confirming it exists and belongs to the bucket session's account.
+async fn bucket_region(session: &Session, bucket: &str) -> Result<String, AdapterError> {
+    let mut home = session.s3(&session.region());
+    let mut located = s3::locate_bucket(&home, bucket, &session.account).await?;
+    if let s3::Located::Elsewhere(region) = located {
+        // Ask again where the bucket is, so the owner check is made there.
+        home = session.s3(&region);
+        located = match s3::locate_bucket(&home, bucket, &session.account).await? {
+            s3::Located::Here(_) => s3::Located::Here(Some(region)),
+            other => other,
+        };
+    }
+    let failure = match located {
+        s3::Located::Here(Some(region)) => return Ok(region),
+        s3::Located::Here(None) => None,
+        s3::Located::Elsewhere(region) => {
+            return Err(AdapterError::Aws {
+                operation: "HeadBucket".into(),
+                resource: bucket.to_string(),
+                reason: format!("S3 named region `{region}` twice without answering there"),
+            });
+        }
+        s3::Located::Failed(failure) => Some(failure),
+    };
+    if let Some(failure) = failure {
+        if let Some(error) = fatal(session, &failure) {
+            return Err(error);
+        }
+        return Err(match failure.class() {
+            FailureClass::Denied => AdapterError::BucketNotConfirmed {
+                bucket: bucket.to_string(),
+                account: session.account.clone(),
+                reason: failure.reason(),
+            },
+            _ => AdapterError::Aws {
+                operation: "HeadBucket".into(),
+                resource: bucket.to_string(),
+                reason: failure.reason(),
+            },
+        });
+    }
+    // HeadBucket answered without the region header: ask for the location.
+    let location = home
+        .get_bucket_location()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|error| AdapterError::Aws {
+            operation: "GetBucketLocation".into(),
+            resource: bucket.to_string(),
+            reason: Failure::from_sdk(&error).reason(),
+        })?;
+    Ok(region_from_location(
+        location
+            .location_constraint()
+            .map(|constraint| constraint.as_str())
+            .unwrap_or_default(),
+    ))
+}
+
+/// Observe everything `request` needs, each item once.
+async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World, AdapterError> {
+    let reference = PrincipalRef::parse(&request.principal_arn)?;
+    let bucket_session = &sessions.bucket;
+    let bucket_account = bucket_session.account.clone();
+    let bucket_name = request.bucket.as_str();
+    let Some(principal_session) = sessions.in_account(&reference.account) else {
+        return Err(AdapterError::NoSessionForPrincipal {
+            arn: request.principal_arn.clone(),
+            account: reference.account.clone(),
+        });
+    };
+    let region = bucket_region(bucket_session, bucket_name).await?;
+    let s3 = bucket_session.s3(&region);
+
+    // Phase 1: everything that depends only on the request, concurrently.
+    let principal_org_needed = reference.account != bucket_account;
+    let (
+        policy,
+        ownership,
+        bucket_pab,
+        account_pab,
+        bucket_acl,
+        encryption,
+        heads,
+        principal,
+        bucket_org,
+        principal_org,
+    ) = tokio::join!(
+        s3::bucket_policy(&s3, bucket_name),
+        s3::ownership(&s3, bucket_name),
+        s3::bucket_public_access_block(&s3, bucket_name),
+        s3::account_public_access_block(&bucket_session.s3control, &bucket_account),
+        s3::bucket_acl(&s3, bucket_name),
+        s3::bucket_encryption(&s3, bucket_name),
+        join_all(
+            request
+                .keys
+                .iter()
+                .map(|key| s3::head_object(&s3, bucket_name, key))
+        ),
+        iam::read_principal(
+            &principal_session.iam,
+            &reference,
+            &request.principal_arn,
+            &principal_session.label
+        ),
+        org::read_org_policies(&bucket_session.organizations, &bucket_account),
+        async {
+            if principal_org_needed {
+                Some(org::read_org_policies(&principal_session.organizations, &reference.account).await)
+            } else {
+                None
+            }
+        },
+    );
+
+    let mut unknown = Vec::new();
+    let principal = principal?;
+    let heads = heads.into_iter().collect::<Result<Vec<_>, AdapterError>>()?;
+    let policy = settle(
+        bucket_session,
+        policy,
+        ItemKind::BucketPolicy,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let ownership_known = ownership.is_ok();
+    let ownership = settle(
+        bucket_session,
+        ownership,
+        ItemKind::OwnershipControls,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let bucket_pab = settle(
+        bucket_session,
+        bucket_pab,
+        ItemKind::BucketPublicAccessBlock,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let account_pab = settle(
+        bucket_session,
+        account_pab,
+        ItemKind::AccountPublicAccessBlock,
+        &bucket_account,
+        &mut unknown,
+    )?;
+    let bucket_acl = settle(
+        bucket_session,
+        bucket_acl.map(Some),
+        ItemKind::BucketAcl,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let encryption = settle(
+        bucket_session,
+        encryption,
+        ItemKind::BucketEncryption,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let mut objects = Vec::new();
+    for (key, head) in request.keys.iter().zip(heads) {
+        let resource = format!("{bucket_name}/{key}");
+        let encryption = settle(bucket_session, head, ItemKind::Object, &resource, &mut unknown)?;
+        objects.push(Object {
+            key: key.clone(),
+            owner: None,
+            acl: None,
+            encryption,
+        });
+    }
+    unknown.extend(principal.unknown);
+    let org_policies = |read: Result<org::OrgPolicies, Failure>,
+                        session: &Session,
+                        account: &str,
+                        unknown: &mut Vec<UnknownItem>| {
+        match settle(session, read.map(Some), ItemKind::Scps, account, unknown) {
+            Ok(Some(policies)) => Ok(policies),
+            Ok(None) => {
+                // The same reads give SCPs and RCPs: both are unknown.
+                if let Some(scps) = unknown.last().cloned() {
+                    unknown.push(UnknownItem {
+                        item: ItemKind::Rcps,
+                        ..scps
+                    });
+                }
+                Ok(org::OrgPolicies::default())
+            }
+            Err(error) => Err(error),
+        }
+    };
+    let bucket_org = org_policies(bucket_org, bucket_session, &bucket_account, &mut unknown)?;
+    let principal_org = match principal_org {
+        Some(read) => Some(org_policies(
+            read,
+            principal_session,
+            &reference.account,
+            &mut unknown,
+        )?),
+        None => None,
+    };
+
+    // Phase 2: reads that depend on phase 1: object ACLs (only when ACLs are in effect) and the
+    // KMS keys the objects and the bucket default name.
+    let acls_in_effect = !ownership_known || ownership != Some(ObjectOwnership::BucketOwnerEnforced);
+    let mut key_references: Vec<String> = Vec::new();
+    for kms_key_id in objects
+        .iter()
+        .filter_map(|object| object.encryption.as_ref())
+        .chain(encryption.as_ref())
+        .filter_map(|encryption| encryption.kms_key_id.clone())
+    {
+        if !key_references.contains(&kms_key_id) {
+            key_references.push(kms_key_id);
+        }
+    }
+    let (object_acls, key_reads) = tokio::join!(
+        async {
+            if acls_in_effect {
+                join_all(
+                    request
+                        .keys
+                        .iter()
+                        .map(|key| s3::object_acl(&s3, bucket_name, key)),
+                )
+                .await
+            } else {
+                Vec::new()
+            }
+        },
+        join_all(key_references.iter().map(|reference| {
+            let (key_region, key_account) =
+                kms::key_arn_parts(reference).unwrap_or((region.as_str(), bucket_account.as_str()));
+            let session = sessions.in_account(key_account).unwrap_or(bucket_session);
+            async move {
+                (
+                    session,
+                    kms::read_key(&session.kms(key_region), reference, key_region).await,
+                )
+            }
+        })),
+    );
+    for (object, acl) in objects.iter_mut().zip(object_acls) {
+        let resource = format!("{bucket_name}/{}", object.key);
+        object.acl = settle(
+            bucket_session,
+            acl.map(Some),
+            ItemKind::ObjectAcl,
+            &resource,
+            &mut unknown,
+        )?;
+    }
+    let mut keys = Vec::new();
+    for (session, read) in key_reads {
+        if let Some(error) = read
+            .failures
+            .iter()
+            .find_map(|(_, _, failure)| fatal(session, failure))
+        {
+            return Err(error);
+        }
+        unknown.extend(read.unknown());
+        if let Some(key) = read.key
+            && !keys
+                .iter()
+                .any(|known: &crate::core::world::KmsKey| known.arn == key.arn)
+        {
+            keys.push(key);
+        }
+    }
+
+    // Phase 3: canonical user ids to account ids. The bucket owner's id comes with the bucket
+    // ACL; the caller account's from its own ListBuckets, only when an id is still unmapped.
+    let mut canonical_accounts = BTreeMap::new();
+    if let Some(acl) = &bucket_acl
+        && !acl.owner.is_empty()
+    {
+        canonical_accounts.insert(acl.owner.clone(), bucket_account.clone());
+    }
+    let caller = sessions.caller();
+    let acls = bucket_acl
+        .iter()
+        .chain(objects.iter().filter_map(|object| object.acl.as_ref()));
+    if caller.account != bucket_account && acls.clone().any(|acl| has_unmapped_ids(acl, &canonical_accounts))
+    {
+        // Best effort: without it the ids simply stay canonical.
+        if let Ok(Some(id)) = s3::own_canonical_id(&caller.s3(&region)).await {
+            canonical_accounts
+                .entry(id)
+                .or_insert_with(|| caller.account.clone());
+        }
+    }
+    let mut bucket_acl = bucket_acl;
+    if let Some(acl) = bucket_acl.as_mut() {
+        map_canonical_ids(acl, &canonical_accounts);
+    }
+    for object in &mut objects {
+        if let Some(acl) = object.acl.as_mut() {
+            map_canonical_ids(acl, &canonical_accounts);
+            object.owner = Some(acl.owner.clone()).filter(|owner| !owner.is_empty());
+        }
+    }
+
+    let mut accounts = vec![Account {
+        id: bucket_account.clone(),
+        public_access_block: account_pab,
+        scps: bucket_org.scps,
+        rcps: bucket_org.rcps,
+    }];
+    if let Some(principal_org) = principal_org {
+        accounts.push(Account {
+            id: reference.account.clone(),
+            public_access_block: None,
+            scps: principal_org.scps,
+            rcps: principal_org.rcps,
+        });
+    }
+    Ok(World {
+        accounts,
+        buckets: vec![Bucket {
+            name: bucket_name.to_string(),
+            account: bucket_account,
+            region,
+            policy,
+            ownership,
+            public_access_block: bucket_pab,
+            acl: bucket_acl,
+            default_encryption: encryption,
+            objects,
+        }],
+        principals: vec![principal.principal],
+        keys,
+        unknown,
+        ..World::new()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::world::Grant;
+
+    fn canonical(id: &str) -> Grant {
+        Grant {
+            grantee: Grantee::CanonicalUser {
+                id: Some(id.into()),
+                account: None,
+            },
+            permission: "READ".into(),
+        }
+    }
+
+    #[test]
+    fn canonical_ids_map_to_known_accounts() {
+        let accounts = BTreeMap::from([("c1".to_string(), "111111111111".to_string())]);
+        let mut acl = Acl {
+            owner: "c1".into(),
+            grants: vec![
+                canonical("c1"),
+                canonical("c2"),
+                Grant {
+                    grantee: Grantee::Group {
+                        uri: "http://acs.amazonaws.com/groups/global/AllUsers".into(),
+                    },
+                    permission: "READ".into(),
+                },
+            ],
+        };
+        assert!(has_unmapped_ids(&acl, &accounts));
+        let only_known = Acl {
+            owner: "c1".into(),
+            grants: vec![canonical("c1")],
+        };
+        assert!(!has_unmapped_ids(&only_known, &accounts));
+        map_canonical_ids(&mut acl, &accounts);
+        assert_eq!(acl.owner, "111111111111");
+        assert_eq!(
+            acl.grants.first().map(|grant| &grant.grantee),
+            Some(&Grantee::CanonicalUser {
+                id: Some("c1".into()),
+                account: Some("111111111111".into())
+            })
+        );
+        assert_eq!(
+            acl.grants.get(1).map(|grant| &grant.grantee),
+            Some(&Grantee::CanonicalUser {
+                id: Some("c2".into()),
+                account: None
+            })
+        );
+        assert!(has_unmapped_ids(&acl, &accounts));
+        let all = BTreeMap::from([
+            ("c1".to_string(), "1".repeat(12)),
+            ("c2".to_string(), "2".repeat(12)),
+        ]);
+        let mut acl = Acl {
+            owner: "c1".into(),
+            grants: vec![canonical("c2")],
+        };
+        map_canonical_ids(&mut acl, &all);
+        assert!(!has_unmapped_ids(&acl, &all));
+    }
+
+    #[test]
+    fn location_constraints_name_regions() {
+        assert_eq!(region_from_location(""), "us-east-1");
+        assert_eq!(region_from_location("EU"), "eu-west-1");
+        assert_eq!(region_from_location("eu-central-1"), "eu-central-1");
+    }
+}

@@ -1,0 +1,348 @@
+//! The AWS seam: one trait over domain types that reads the world an investigation needs.
+//!
+//! Two implementations: [`aws::AwsAdapter`] reads both accounts through the AWS SDK, and
+//! [`snapshot::SnapshotAdapter`] answers from a JSON world file. Callers (`exec`, `cmd`) see only
+//! [`ObserveRequest`], [`World`] and [`AdapterError`].
+//!
+//! INVARIANT: AWS SDK types never appear in this module's public items nor leave `adapter/aws`.
+//!
+//! Writes come later: the trait will grow `write(edit)` and `fingerprint(item)` methods over the
+//! same domain types; the AWS adapter already keeps one set of clients per account for them.
+
+pub mod aws;
+pub mod snapshot;
+
+use crate::core::world::World;
+use std::future::Future;
+use std::path::PathBuf;
+
+/// What to observe: one bucket, the objects of interest in it, and the calling principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObserveRequest {
+    /// The bucket name.
+    pub bucket: String,
+    /// Object keys of interest (may be empty).
+    pub keys: Vec<String>,
+    /// The caller: an IAM role ARN, IAM user ARN or assumed-role session ARN.
+    pub principal_arn: String,
+}
+
+/// Reads the world relevant to a request.
+pub trait Adapter {
+    /// Read every gate's state relevant to `request`, each item once.
+    ///
+    /// Items that cannot be read (denied, unsupported) land in `World::unknown`; a missing bucket,
+    /// object or principal is an error.
+    fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send;
+}
+
+/// Why an observation failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The bucket does not exist.
+    #[error("bucket `{bucket}` does not exist (hint: check the name and --region)")]
+    NoSuchBucket {
+        /// The bucket name.
+        bucket: String,
+    },
+    /// The bucket cannot be confirmed to belong to the account that reads it.
+    #[error(
+        "cannot confirm that bucket `{bucket}` belongs to account `{account}`: {reason} (hint: the reading session needs s3:ListBucket on it; for a bucket in another account pass --bucket-role with a role there)"
+    )]
+    BucketNotConfirmed {
+        /// The bucket name.
+        bucket: String,
+        /// The account whose session read the bucket.
+        account: String,
+        /// The error code and message.
+        reason: String,
+    },
+    /// No session has credentials in the principal's account, so its policies cannot be read.
+    #[error(
+        "no session can read principal `{arn}` in account `{account}` (hint: pass --caller-role with a role in that account, or use its credentials)"
+    )]
+    NoSessionForPrincipal {
+        /// The principal ARN as given.
+        arn: String,
+        /// The principal's account.
+        account: String,
+    },
+    /// The object does not exist.
+    #[error("object `s3://{bucket}/{key}` does not exist (hint: check the key)")]
+    NoSuchKey {
+        /// The bucket name.
+        bucket: String,
+        /// The object key.
+        key: String,
+    },
+    /// The principal does not exist.
+    #[error(
+        "principal `{arn}` does not exist (hint: check the ARN; reading it needs a session in its account, see --caller-role)"
+    )]
+    NoSuchPrincipal {
+        /// The principal ARN as given.
+        arn: String,
+    },
+    /// The principal ARN is not a role, user or assumed-role session ARN.
+    #[error(
+        "`{arn}` is not an IAM role, IAM user or assumed-role session ARN (hint: e.g. `arn:aws:iam::111122223333:role/reader`)"
+    )]
+    InvalidPrincipalArn {
+        /// The ARN as given.
+        arn: String,
+    },
+    /// No credentials, or credentials that AWS rejects.
+    #[error(
+        "cannot use the AWS credentials for `{session}`: {reason} (hint: check --profile or AWS_PROFILE, or sign in again)"
+    )]
+    Credentials {
+        /// Which session (`default`, or a role ARN).
+        session: String,
+        /// What went wrong (error code and message).
+        reason: String,
+    },
+    /// The credentials have expired.
+    #[error(
+        "the AWS credentials for `{session}` have expired (hint: refresh them, e.g. `aws sso login`, and run again)"
+    )]
+    ExpiredCredentials {
+        /// Which session (`default`, or a role ARN).
+        session: String,
+    },
+    /// A role given with --bucket-role or --caller-role cannot be assumed.
+    #[error(
+        "cannot assume role `{role_arn}`: {reason} (hint: check the role's trust policy and --external-id)"
+    )]
+    AssumeRole {
+        /// The role ARN.
+        role_arn: String,
+        /// The error code and message.
+        reason: String,
+    },
+    /// A read that the observation cannot do without failed.
+    #[error("`{operation}` on `{resource}` failed: {reason}")]
+    Aws {
+        /// The API operation, e.g. `HeadBucket`.
+        operation: String,
+        /// The resource it read.
+        resource: String,
+        /// The error code and message.
+        reason: String,
+    },
+    /// A world file cannot be read.
+    #[error("cannot read world file `{}`", path.display())]
+    ReadWorldFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A world file is not a valid world.
+    #[error("world file `{}` is invalid at line {line} column {column}: {message}", path.display())]
+    ParseWorldFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A world file of a format this build does not read.
+    #[error(
+        "world file `{}` has formatVersion {found}, this build reads {expected} (hint: upgrade s3fix or re-create the file with `s3fix snapshot`)",
+        path.display()
+    )]
+    WorldFormatVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+}
+
+/// Whether a principal ARN names a role or a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalRefKind {
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+    Role,
+    /// `arn:aws:iam::ACCOUNT:user/PATH/NAME`.
+    User,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`: a session of role `name`.
+    AssumedRole,
+}
+
+/// A principal ARN taken apart: enough to find the role or user it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRef {
+    /// The partition, e.g. `aws`.
+    pub partition: String,
+    /// The 12-digit account id.
+    pub account: String,
+    /// Role, user or assumed-role session.
+    pub kind: PrincipalRefKind,
+    /// The role or user name (for a session: the role's name).
+    pub name: String,
+}
+
+impl PrincipalRef {
+    /// Parse a role, user or assumed-role session ARN.
+    pub fn parse(arn: &str) -> Result<PrincipalRef, AdapterError> {
+        let invalid = || AdapterError::InvalidPrincipalArn { arn: arn.to_string() };
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some(service), Some(""), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(invalid());
+        };
+        if partition.is_empty() || account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let (kind, name) = match (service, resource.split_once('/')) {
+            ("iam", Some(("role", path_and_name))) => {
+                (PrincipalRefKind::Role, path_and_name.rsplit('/').next())
+            }
+            ("iam", Some(("user", path_and_name))) => {
+                (PrincipalRefKind::User, path_and_name.rsplit('/').next())
+            }
+            ("sts", Some(("assumed-role", role_and_session))) => match role_and_session.split_once('/') {
+                Some((role, session)) if !session.is_empty() => (PrincipalRefKind::AssumedRole, Some(role)),
+                _ => return Err(invalid()),
+            },
+            _ => return Err(invalid()),
+        };
+        match name {
+            Some(name) if !name.is_empty() => Ok(PrincipalRef {
+                partition: partition.to_string(),
+                account: account.to_string(),
+                kind,
+                name: name.to_string(),
+            }),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// Whether this names a role (directly or through one of its sessions).
+    pub fn is_role(&self) -> bool {
+        matches!(self.kind, PrincipalRefKind::Role | PrincipalRefKind::AssumedRole)
+    }
+
+    /// Whether `arn` (a role or user ARN with any path) is the role or user this refers to.
+    ///
+    /// IAM names are unique per account whatever the path, so the path is not compared.
+    pub fn matches(&self, arn: &str) -> bool {
+        let Ok(other) = PrincipalRef::parse(arn) else {
+            return false;
+        };
+        other.partition == self.partition
+            && other.account == self.account
+            && other.name == self.name
+            && other.is_role() == self.is_role()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_role_user_and_session_arns() {
+        let role = PrincipalRef::parse("arn:aws:iam::222222222222:role/team/reader").ok();
+        assert_eq!(
+            role,
+            Some(PrincipalRef {
+                partition: "aws".into(),
+                account: "222222222222".into(),
+                kind: PrincipalRefKind::Role,
+                name: "reader".into(),
+            })
+        );
+        let session = PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s3fix-x").ok();
+        assert_eq!(
+            session.as_ref().map(|p| p.kind),
+            Some(PrincipalRefKind::AssumedRole)
+        );
+        assert_eq!(session.as_ref().map(|p| p.name.as_str()), Some("reader"));
+        let user = PrincipalRef::parse("arn:aws-cn:iam::123456789012:user/alice").ok();
+        assert_eq!(
+            user.map(|p| (p.kind, p.partition)),
+            Some((PrincipalRefKind::User, "aws-cn".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_other_arns() {
+        for arn in [
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::222222222222:root",
+            "arn:aws:iam::22222222222:role/x",
+            "arn:aws:sts::222222222222:assumed-role/reader",
+            "arn:aws:iam::222222222222:role/",
+            "reader",
+        ] {
+            assert!(
+                matches!(
+                    PrincipalRef::parse(arn),
+                    Err(AdapterError::InvalidPrincipalArn { .. })
+                ),
+                "{arn}"
+            );
+        }
+    }
+
+    /// INVARIANT guard: AWS SDK crates are named only under `src/adapter/aws`.
+    #[test]
+    fn sdk_types_stay_in_adapter_aws() -> std::io::Result<()> {
+        fn visit(directory: &std::path::Path, offenders: &mut Vec<String>) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(directory)? {
+                let path = entry?.path();
+                if path.ends_with("adapter/aws") {
+                    continue;
+                }
+                if path.is_dir() {
+                    visit(&path, offenders)?;
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    let text = std::fs::read_to_string(&path)?;
+                    // Spelled in pieces so this file does not name them itself.
+                    if ["sdk_", "config", "smithy_", "credential_types"]
+                        .iter()
+                        .any(|suffix| text.contains(&format!("aws_{suffix}")))
+                    {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut offenders = Vec::new();
+        visit(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut offenders,
+        )?;
+        assert_eq!(
+            offenders,
+            Vec::<String>::new(),
+            "AWS SDK names outside src/adapter/aws"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn session_matches_its_role_whatever_the_path() {
+        let Ok(session) = PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s") else {
+            unreachable!("valid ARN")
+        };
+        assert!(session.matches("arn:aws:iam::222222222222:role/team/reader"));
+        assert!(!session.matches("arn:aws:iam::222222222222:user/reader"));
+        assert!(!session.matches("arn:aws:iam::333333333333:role/reader"));
+    }
+}

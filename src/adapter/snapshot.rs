@@ -1,0 +1,307 @@
+//! The adapter over a JSON world file: offline review, the embedded default world, fast tests.
+
+use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef};
+use crate::core::world::{Bucket, WORLD_FORMAT_VERSION, World};
+use std::future::Future;
+use std::path::Path;
+
+/// Answers observations from a world loaded from a file (or given directly).
+#[derive(Debug, Clone)]
+pub struct SnapshotAdapter {
+    world: World,
+}
+
+/// Only `formatVersion`, read first so a newer file gets a version error, not an unknown field.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionProbe {
+    format_version: u32,
+}
+
+impl SnapshotAdapter {
+    /// An adapter over `world` as it is.
+    pub fn new(world: World) -> SnapshotAdapter {
+        SnapshotAdapter { world }
+    }
+
+    /// Load and validate a world file.
+    pub fn load(path: &Path) -> Result<SnapshotAdapter, AdapterError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AdapterError::ReadWorldFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        SnapshotAdapter::parse(&text, path)
+    }
+
+    /// Parse the text of a world file; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<SnapshotAdapter, AdapterError> {
+        let parse_error = |error: serde_json::Error| AdapterError::ParseWorldFile {
+            path: path.to_path_buf(),
+            line: error.line(),
+            column: error.column(),
+            message: error.to_string(),
+        };
+        let probe: VersionProbe = serde_json::from_str(text).map_err(parse_error)?;
+        if probe.format_version != WORLD_FORMAT_VERSION {
+            return Err(AdapterError::WorldFormatVersion {
+                path: path.to_path_buf(),
+                found: probe.format_version,
+                expected: WORLD_FORMAT_VERSION,
+            });
+        }
+        let world: World = serde_json::from_str(text).map_err(parse_error)?;
+        Ok(SnapshotAdapter { world })
+    }
+
+    /// The whole world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The part of the world `request` needs, in the file's order.
+    pub fn sub_world(&self, request: &ObserveRequest) -> Result<World, AdapterError> {
+        let world = &self.world;
+        let reference = PrincipalRef::parse(&request.principal_arn)?;
+        let Some(bucket) = world.bucket(&request.bucket) else {
+            return Err(AdapterError::NoSuchBucket {
+                bucket: request.bucket.clone(),
+            });
+        };
+        let Some(principal) = world
+            .principals
+            .iter()
+            .find(|principal| principal.arn == request.principal_arn || reference.matches(&principal.arn))
+        else {
+            return Err(AdapterError::NoSuchPrincipal {
+                arn: request.principal_arn.clone(),
+            });
+        };
+        if let Some(key) = request
+            .keys
+            .iter()
+            .find(|key| !bucket.objects.iter().any(|object| object.key == **key))
+        {
+            return Err(AdapterError::NoSuchKey {
+                bucket: bucket.name.clone(),
+                key: key.clone(),
+            });
+        }
+        let objects: Vec<_> = bucket
+            .objects
+            .iter()
+            .filter(|object| request.keys.contains(&object.key))
+            .cloned()
+            .collect();
+        let key_references: Vec<&str> = objects
+            .iter()
+            .filter_map(|object| object.encryption.as_ref())
+            .chain(bucket.default_encryption.as_ref())
+            .filter_map(|encryption| encryption.kms_key_id.as_deref())
+            .collect();
+        let keys: Vec<_> = world
+            .keys
+            .iter()
+            .filter(|key| {
+                key_references
+                    .iter()
+                    .any(|reference| world.key(reference).is_some_and(|found| found.arn == key.arn))
+            })
+            .cloned()
+            .collect();
+        let account_ids = [bucket.account.as_str(), reference.account.as_str()];
+        let accounts: Vec<_> = world
+            .accounts
+            .iter()
+            .filter(|account| account_ids.contains(&account.id.as_str()))
+            .cloned()
+            .collect();
+        let object_resources: Vec<String> = objects
+            .iter()
+            .map(|object| format!("{}/{}", bucket.name, object.key))
+            .collect();
+        let unknown = world
+            .unknown
+            .iter()
+            .filter(|unknown| {
+                let resource = unknown.resource.as_str();
+                resource == bucket.name
+                    || resource == principal.arn
+                    || account_ids.contains(&resource)
+                    || object_resources.iter().any(|object| object == resource)
+                    || key_references.contains(&resource)
+                    || keys.iter().any(|key| key.arn == resource)
+            })
+            .cloned()
+            .collect();
+        Ok(World {
+            format_version: world.format_version,
+            description: world.description.clone(),
+            accounts,
+            buckets: vec![Bucket {
+                objects,
+                ..bucket.clone()
+            }],
+            principals: vec![principal.clone()],
+            keys,
+            unknown,
+        })
+    }
+}
+
+impl Adapter for SnapshotAdapter {
+    fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send {
+        std::future::ready(self.sub_world(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::world::{Account, Encryption, KeyManager, KmsKey, Object, Principal, PrincipalKind};
+
+    fn world() -> World {
+        let key_arn = "arn:aws:kms:us-east-1:111111111111:key/k1";
+        World {
+            accounts: vec![
+                Account {
+                    id: "111111111111".into(),
+                    public_access_block: None,
+                    scps: vec![],
+                    rcps: vec![],
+                },
+                Account {
+                    id: "333333333333".into(),
+                    public_access_block: None,
+                    scps: vec![],
+                    rcps: vec![],
+                },
+            ],
+            buckets: vec![Bucket {
+                name: "data".into(),
+                account: "111111111111".into(),
+                region: "us-east-1".into(),
+                policy: None,
+                ownership: None,
+                public_access_block: None,
+                acl: None,
+                default_encryption: None,
+                objects: vec![
+                    Object {
+                        key: "a.txt".into(),
+                        owner: None,
+                        acl: None,
+                        encryption: Some(Encryption {
+                            algorithm: "aws:kms".into(),
+                            kms_key_id: Some(key_arn.into()),
+                            bucket_key_enabled: false,
+                        }),
+                    },
+                    Object {
+                        key: "b.txt".into(),
+                        owner: None,
+                        acl: None,
+                        encryption: None,
+                    },
+                ],
+            }],
+            principals: vec![Principal {
+                arn: "arn:aws:iam::222222222222:role/team/reader".into(),
+                kind: PrincipalKind::Role,
+                unique_id: None,
+                inline_policies: vec![],
+                managed_policies: vec![],
+                groups: vec![],
+                permissions_boundary: None,
+                tags: Default::default(),
+            }],
+            keys: vec![
+                KmsKey {
+                    arn: key_arn.into(),
+                    account: "111111111111".into(),
+                    region: "us-east-1".into(),
+                    manager: KeyManager::Customer,
+                    aliases: vec![],
+                    policy: None,
+                },
+                KmsKey {
+                    arn: "arn:aws:kms:us-east-1:111111111111:key/other".into(),
+                    account: "111111111111".into(),
+                    region: "us-east-1".into(),
+                    manager: KeyManager::Customer,
+                    aliases: vec![],
+                    policy: None,
+                },
+            ],
+            ..World::new()
+        }
+    }
+
+    fn request(keys: &[&str], principal: &str) -> ObserveRequest {
+        ObserveRequest {
+            bucket: "data".into(),
+            keys: keys.iter().map(|key| key.to_string()).collect(),
+            principal_arn: principal.into(),
+        }
+    }
+
+    #[test]
+    fn sub_world_keeps_what_the_request_touches() -> Result<(), AdapterError> {
+        let adapter = SnapshotAdapter::new(world());
+        let sub = adapter.sub_world(&request(
+            &["a.txt"],
+            "arn:aws:sts::222222222222:assumed-role/reader/s",
+        ))?;
+        assert_eq!(
+            sub.accounts
+                .iter()
+                .map(|account| account.id.as_str())
+                .collect::<Vec<_>>(),
+            ["111111111111"]
+        );
+        assert_eq!(sub.buckets.first().map(|bucket| bucket.objects.len()), Some(1));
+        assert_eq!(
+            sub.keys.iter().map(|key| key.arn.as_str()).collect::<Vec<_>>(),
+            ["arn:aws:kms:us-east-1:111111111111:key/k1"]
+        );
+        assert_eq!(
+            sub.principals.first().map(|p| p.arn.as_str()),
+            Some("arn:aws:iam::222222222222:role/team/reader")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn missing_bucket_principal_and_key_are_errors() {
+        let adapter = SnapshotAdapter::new(world());
+        let mut missing_bucket = request(&[], "arn:aws:iam::222222222222:role/reader");
+        missing_bucket.bucket = "nope".into();
+        assert!(matches!(
+            adapter.sub_world(&missing_bucket),
+            Err(AdapterError::NoSuchBucket { .. })
+        ));
+        assert!(matches!(
+            adapter.sub_world(&request(&[], "arn:aws:iam::222222222222:role/writer")),
+            Err(AdapterError::NoSuchPrincipal { .. })
+        ));
+        assert!(matches!(
+            adapter.sub_world(&request(&["c.txt"], "arn:aws:iam::222222222222:role/reader")),
+            Err(AdapterError::NoSuchKey { .. })
+        ));
+    }
+
+    #[test]
+    fn load_errors_name_file_line_and_column() {
+        let path = Path::new("world.json");
+        let error = SnapshotAdapter::parse("{\n  \"formatVersion\": 1,\n  \"bogus\": 2\n}", path).err();
+        let message = error.map(|error| error.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("`world.json`") && message.contains("line 3"),
+            "{message}"
+        );
+        let error = SnapshotAdapter::parse("{\"formatVersion\": 9}", path).err();
+        assert!(matches!(
+            error,
+            Some(AdapterError::WorldFormatVersion { found: 9, .. })
+        ));
+    }
+}
