@@ -23,7 +23,7 @@ pub enum Command {
     /// Evaluate request cases offline against the policies they carry (no AWS needed).
     Simulate(cmd::simulate::Args),
     /// Explain which gate denies an S3 request, and which statement decided.
-    Explain(cmd::explain::Args),
+    Explain(Box<cmd::explain::Args>),
     /// Observe a bucket, its objects and a principal through AWS and write a world file.
     Snapshot(Box<cmd::snapshot::Args>),
 }

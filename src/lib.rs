@@ -14,6 +14,7 @@ pub mod adapter;
 pub mod cli;
 pub mod cmd;
 pub mod core;
+pub mod exec;
 pub mod exit;
 pub mod printer;
 pub mod render;

@@ -1,18 +1,19 @@
 //! `s3fix explain`: which gate denies a request, and which statement decided.
 
+use crate::adapter::ObserveRequest;
 use crate::core::eval::ContextEntry;
 use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
-use crate::core::world::World;
+use crate::exec::observe::{SourceArgs, observe};
 use crate::exit::ExitCode;
 use crate::printer::Printer;
 use crate::render;
-use anyhow::{Context as _, bail};
-use std::path::PathBuf;
+use anyhow::bail;
 
 /// Explain which gate allows or denies an S3 request, and which statement decided.
 ///
 /// Reads every gate — identity policy, bucket policy, ACL / Object Ownership, Block Public
-/// Access, SSE-KMS key — from a world file (`--world`) and evaluates the request as AWS does.
+/// Access, SSE-KMS key — from both AWS accounts (or a world file, `--world`) and evaluates the
+/// request as AWS does.
 /// Exit codes: 0 allowed; 2 denied (or unknown: a gate could not be read); 1 error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,9 +29,9 @@ pub struct Args {
     /// commas, `a,b`, is multi-valued when the key is given as `KEY[]=a,b`).
     #[arg(long = "context", value_name = "KEY=VALUE")]
     pub context: Vec<String>,
-    /// Read the world from this file instead of AWS (no credentials needed).
-    #[arg(long)]
-    pub world: Option<PathBuf>,
+    /// Where to read the world from.
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -79,27 +80,6 @@ pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEnt
         .collect()
 }
 
-/// Read a world file.
-pub fn load_world(path: &std::path::Path) -> anyhow::Result<World> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read world file `{}`", path.display()))?;
-    let world: World = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "world file `{}` is not valid (hint: see docs/world-format.md)",
-            path.display()
-        )
-    })?;
-    if world.format_version != crate::core::world::WORLD_FORMAT_VERSION {
-        bail!(
-            "world file `{}` has format version {}, this s3fix reads {}",
-            path.display(),
-            world.format_version,
-            crate::core::world::WORLD_FORMAT_VERSION
-        );
-    }
-    Ok(world)
-}
-
 /// Run `s3fix explain`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let (bucket, key) = parse_target(&args.target)?;
@@ -110,10 +90,18 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         bail!("`{}` names no object key (hint: s3://{bucket}/KEY)", args.target);
     }
     let context = parse_context(&args.context)?;
-    let Some(world_path) = &args.world else {
-        bail!("no world to read (hint: pass --world FILE, e.g. --world plans/examples/article-world.json)");
+    // An object that is to be written need not exist yet; listing reads no object.
+    let keys = if matches!(action, S3Action::Get | S3Action::Head) {
+        vec![key.clone()]
+    } else {
+        Vec::new()
     };
-    let world = load_world(world_path)?;
+    let observe_request = ObserveRequest {
+        bucket: bucket.clone(),
+        keys,
+        principal_arn: args.principal.clone(),
+    };
+    let world = observe(&args.source, &observe_request, "explain", printer)?;
     let request = S3Request {
         principal: args.principal.clone(),
         action,
