@@ -24,6 +24,10 @@ pub enum Command {
     Simulate(cmd::simulate::Args),
     /// Explain which gate denies an S3 request, and which statement decided.
     Explain(Box<cmd::explain::Args>),
+    /// Plan the minimal, proven edits that grant an access spec; show the diff; save a plan.
+    Plan(Box<cmd::plan::Args>),
+    /// Show a saved plan again.
+    Show(cmd::show::Args),
     /// Observe a bucket, its objects and a principal through AWS and write a world file.
     Snapshot(Box<cmd::snapshot::Args>),
 }
@@ -35,6 +39,8 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(&args, &printer),
         Command::Explain(args) => cmd::explain::run(&args, &printer),
+        Command::Plan(args) => cmd::plan::run(&args, &printer),
+        Command::Show(args) => cmd::show::run(&args, &printer),
         Command::Snapshot(args) => cmd::snapshot::run(&args, &printer),
     };
     match result {

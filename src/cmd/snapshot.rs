@@ -2,11 +2,11 @@
 
 use crate::adapter::aws::{AwsAdapter, AwsOptions};
 use crate::adapter::{Adapter, ObserveRequest};
+use crate::exec::files::write_atomically;
 use crate::exit::ExitCode;
 use crate::printer::Printer;
 use anyhow::{Context, bail};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Read both accounts through the AWS API and write what s3fix sees as a world file.
 ///
@@ -64,33 +64,6 @@ pub fn parse_s3_url(url: &str) -> anyhow::Result<(String, Option<String>)> {
         bail!("`{url}` names no bucket (hint: write `s3://BUCKET` or `s3://BUCKET/KEY`)");
     }
     Ok((bucket.to_string(), key.map(str::to_string)))
-}
-
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("`{}` is not a file path", path.display()))?;
-    let temporary = directory.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        // Make the rename itself durable.
-        std::fs::File::open(&directory)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.with_context(|| format!("cannot write world file `{}`", path.display()))
 }
 
 /// Run `s3fix snapshot`.

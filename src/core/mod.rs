@@ -3,7 +3,9 @@
 //! INVARIANT: nothing in here performs I/O or imports from outside `crate::core`.
 
 pub mod case;
+pub mod diff;
 pub mod eval;
+pub mod plan;
 pub mod policy;
 pub mod s3;
 pub mod spec;

@@ -79,7 +79,7 @@ pub struct GateReport {
 }
 
 /// The overall decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum FinalDecision {
     /// Every gate lets the request through.
     Allowed,
@@ -171,7 +171,7 @@ struct Inputs {
 
 fn inputs(
     world: &World,
-    bucket: &Bucket,
+    bucket: Option<&Bucket>,
     requester: &Requester,
     principal_arn: &str,
 ) -> Result<Inputs, ExplainError> {
@@ -208,7 +208,7 @@ fn inputs(
         }
     }
     let mut bucket_rcps = Vec::new();
-    if let Some(account) = world.account(&bucket.account) {
+    if let Some(account) = bucket.and_then(|bucket| world.account(&bucket.account)) {
         for policy in &account.rcps {
             bucket_rcps.push(compile(
                 &account.id,
@@ -219,9 +219,8 @@ fn inputs(
         }
     }
     let bucket_policy = bucket
-        .policy
-        .as_ref()
-        .map(|document| compile(&bucket.name, "bucket policy", document, PolicyKind::Resource))
+        .and_then(|bucket| bucket.policy.as_ref().map(|document| (bucket, document)))
+        .map(|(bucket, document)| compile(&bucket.name, "bucket policy", document, PolicyKind::Resource))
         .transpose()?;
     Ok(Inputs {
         identity,
@@ -280,7 +279,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         message,
     })?;
     let principal = find_principal(world, &requester);
-    let inputs = inputs(world, bucket, &requester, &request.principal)?;
+    let inputs = inputs(world, Some(bucket), &requester, &request.principal)?;
     let tags: Vec<(String, String)> = principal
         .map(|p| p.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
@@ -1079,4 +1078,71 @@ fn kms_gate(
         }
     };
     Ok((gate, Some(evaluated(&request)), Some(decision)))
+}
+
+/// Evaluate a KMS request on a key directly (not through S3): the caller's identity policies,
+/// boundary and SCPs with the key policy. `None` when the key or its policy is not in the world.
+pub fn key_decision(
+    world: &World,
+    principal: &str,
+    key_id: &str,
+    action: &str,
+    context: &[(String, ContextEntry)],
+) -> Result<Option<Decision>, ExplainError> {
+    let requester = Requester::parse(principal).map_err(|message| ExplainError::BadPrincipal {
+        principal: principal.to_string(),
+        message,
+    })?;
+    let inputs = inputs(world, None, &requester, principal)?;
+    let Some(key) = world.key(key_id) else {
+        return Ok(None);
+    };
+    let Some(document) = &key.policy else {
+        return Ok(None);
+    };
+    let key_policy = compile(&key.arn, "key policy", document, PolicyKind::KeyPolicy)?;
+    let mut key_rcps = Vec::new();
+    if key.manager == KeyManager::Customer
+        && let Some(account) = world.account(&key.account)
+    {
+        for policy in &account.rcps {
+            key_rcps.push(compile(
+                &account.id,
+                &policy.name,
+                &policy.document,
+                PolicyKind::Rcp,
+            )?);
+        }
+    }
+    let mut request_context = Context::new();
+    for (name, value) in context {
+        request_context.insert(name, value.clone());
+    }
+    if let Some(found) =
+        find_principal(world, &requester).filter(|_| requester.kind == RequesterKind::RoleSession)
+    {
+        request_context.insert_default("aws:PrincipalArn", ContextEntry::Single(found.arn.clone()));
+    }
+    let request = Request::new(
+        requester,
+        action,
+        &key.arn,
+        Some(key.account.clone()),
+        request_context,
+    );
+    let set = PolicySet {
+        identity: inputs.identity.iter().map(named).collect(),
+        boundary: inputs.boundary.as_ref().map(named),
+        session: None,
+        scps: inputs
+            .scps
+            .iter()
+            .map(|level| level.iter().map(named).collect())
+            .collect(),
+        rcps: key_rcps.iter().map(named).collect(),
+        resource: Some(named(&key_policy)),
+        acl: None,
+        resource_rules: Some(ResourceRules::KeyPolicy),
+    };
+    Ok(Some(authorize(&set, &request)))
 }

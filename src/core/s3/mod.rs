@@ -13,7 +13,7 @@ pub mod acl;
 mod gates;
 pub mod public;
 
-pub use gates::{Explanation, FinalDecision, Gate, GateReport, Verdict};
+pub use gates::{Explanation, FinalDecision, Gate, GateReport, Verdict, key_decision};
 
 use crate::core::eval::{ContextEntry, Requester, RequesterKind};
 use crate::core::policy::{Policy, PolicyError, PolicyKind, parse_policy};

@@ -1,0 +1,146 @@
+//! `s3fix plan`: the minimal, proven edits that grant an access spec.
+
+use crate::adapter::ObserveRequest;
+use crate::adapter::snapshot::SnapshotAdapter;
+use crate::core::plan::{Plan, PlanOptions, PlanSource, plan};
+use crate::core::spec::Spec;
+use crate::core::world::World;
+use crate::exec::files::write_atomically;
+use crate::exec::observe::{SourceArgs, observe};
+use crate::exit::ExitCode;
+use crate::printer::Printer;
+use crate::render;
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+
+/// Plan the smallest edits (identity policy, bucket policy, Object Ownership, KMS key policy)
+/// that grant exactly the access in SPEC, prove them on the edited world, and show the diff.
+///
+/// Exit codes: 0 planned (or nothing to change); 1 error, or the access cannot be granted within
+/// s3fix's scope (the blockers are named). With --detailed-exitcode: 0 no changes, 2 changes
+/// planned, 1 error.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The access spec (TOML), e.g. plans/examples/report-reader.toml.
+    pub spec: PathBuf,
+    /// Write the plan file here (the input of `s3fix apply`).
+    #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// Exit 2 when changes are planned, 0 when none are needed.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Allow narrowing a blocking bucket-policy or key-policy Deny by exempting exactly this
+    /// principal (`aws:PrincipalArn`); the edit is marked security-sensitive.
+    #[arg(long)]
+    pub allow_deny_exception: bool,
+    /// Where to read the world from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The diff and a summary.
+    Text,
+    /// The plan file's JSON.
+    Json,
+}
+
+/// Read and validate an access spec.
+pub fn read_spec(path: &Path) -> anyhow::Result<Spec> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read spec `{}`", path.display()))?;
+    Ok(Spec::parse(&text, &path.display().to_string())?)
+}
+
+/// The spec's roles fill in what the command line leaves unset.
+pub fn source_for(spec: &Spec, source: &SourceArgs) -> SourceArgs {
+    let mut merged = source.clone();
+    if merged.bucket_role.is_none() {
+        merged.bucket_role.clone_from(&spec.bucket_account.role);
+    }
+    if merged.caller_role.is_none() {
+        merged.caller_role.clone_from(&spec.caller_account.role);
+    }
+    if merged.external_id.is_none() {
+        merged.external_id = spec
+            .bucket_account
+            .external_id
+            .clone()
+            .or_else(|| spec.caller_account.external_id.clone());
+    }
+    merged
+}
+
+/// Read the world a spec needs: the whole world file, or both accounts through AWS.
+pub fn world_for(
+    spec: &Spec,
+    source: &SourceArgs,
+    command: &str,
+    printer: &Printer,
+) -> anyhow::Result<World> {
+    if let Some(path) = &source.world {
+        return Ok(SnapshotAdapter::load(path)?.world().clone());
+    }
+    let keys = spec
+        .keys
+        .iter()
+        .filter(|key| !key.ends_with('*'))
+        .cloned()
+        .collect();
+    let request = ObserveRequest {
+        bucket: spec.bucket.clone(),
+        keys,
+        principal_arn: spec.principal.clone(),
+    };
+    observe(source, &request, command, printer)
+}
+
+/// The plan's record of its source (no secrets: role ARNs and settings only).
+pub fn plan_source(source: &SourceArgs) -> PlanSource {
+    PlanSource {
+        world: source.world.as_ref().map(|path| path.display().to_string()),
+        bucket_role: source.bucket_role.clone(),
+        caller_role: source.caller_role.clone(),
+        external_id: source.external_id.clone(),
+        profile: source.profile.clone(),
+        region: source.region.clone(),
+        endpoint_url: source.endpoint_url.clone(),
+    }
+}
+
+/// Serialize a plan as the plan file's text.
+pub fn plan_text(plan: &Plan) -> anyhow::Result<String> {
+    let mut text = serde_json::to_string_pretty(plan).context("cannot serialize the plan")?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Run `s3fix plan`.
+pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let spec = read_spec(&args.spec)?;
+    let source = source_for(&spec, &args.source);
+    let world = world_for(&spec, &source, "plan", printer)?;
+    let options = PlanOptions {
+        allow_deny_exception: args.allow_deny_exception,
+    };
+    let mut planned = plan(&world, &spec, options)?;
+    planned.source = plan_source(&source);
+    match args.output {
+        Format::Text => printer.data(&render::plan::text(&planned, render::use_colour()))?,
+        Format::Json => printer.data(&plan_text(&planned)?)?,
+    }
+    if let Some(out) = &args.out {
+        write_atomically(out, plan_text(&planned)?.as_bytes())?;
+        printer.status(&format!("wrote plan `{}`", out.display()));
+    }
+    Ok(if args.detailed_exitcode && !planned.is_empty() {
+        ExitCode::Denied
+    } else {
+        ExitCode::Success
+    })
+}

@@ -1,0 +1,54 @@
+//! `s3fix show`: render a saved plan again.
+
+use crate::core::plan::{PLAN_FORMAT_VERSION, Plan};
+use crate::exit::ExitCode;
+use crate::printer::Printer;
+use crate::render;
+use anyhow::{Context as _, bail};
+use std::path::{Path, PathBuf};
+
+/// Show a saved plan: its diff, proof and summary (or its JSON).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan file written by `s3fix plan -o`.
+    pub plan: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::cmd::plan::Format::Text)]
+    pub output: crate::cmd::plan::Format,
+}
+
+/// Read and validate a plan file.
+pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
+    let version: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "plan file `{}` is not JSON (hint: write it with s3fix plan -o)",
+            path.display()
+        )
+    })?;
+    let found = version.get("formatVersion").and_then(serde_json::Value::as_u64);
+    if found != Some(u64::from(PLAN_FORMAT_VERSION)) {
+        bail!(
+            "plan file `{}` has format version {}, this s3fix reads {PLAN_FORMAT_VERSION} (hint: run s3fix plan again)",
+            path.display(),
+            found.map_or("none".to_string(), |v| v.to_string())
+        );
+    }
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "plan file `{}` is not a valid plan (hint: run s3fix plan again)",
+            path.display()
+        )
+    })
+}
+
+/// Run `s3fix show`.
+pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let plan = read_plan(&args.plan)?;
+    match args.output {
+        crate::cmd::plan::Format::Text => printer.data(&render::plan::text(&plan, render::use_colour()))?,
+        crate::cmd::plan::Format::Json => printer.data(&crate::cmd::plan::plan_text(&plan)?)?,
+    }
+    Ok(ExitCode::Success)
+}

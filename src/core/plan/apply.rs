@@ -1,0 +1,226 @@
+//! Resources as the planner and apply see them: what an edit writes, how an edit changes a world,
+//! and the fingerprint of every resource a plan relies on (to detect a stale plan).
+
+use crate::core::policy::canonical::fingerprint;
+use crate::core::world::{ObjectOwnership, World};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A resource s3fix reads or writes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ResourceRef {
+    /// An inline policy of a role or user (written by s3fix: one per bucket).
+    InlinePolicy {
+        /// The role or user ARN.
+        principal: String,
+        /// The policy name.
+        name: String,
+    },
+    /// A bucket policy.
+    BucketPolicy {
+        /// The bucket.
+        bucket: String,
+    },
+    /// A bucket's Object Ownership setting.
+    OwnershipControls {
+        /// The bucket.
+        bucket: String,
+    },
+    /// A KMS key policy.
+    KeyPolicy {
+        /// The key ARN.
+        key: String,
+    },
+    /// Everything that shapes a principal's identity permissions (read only).
+    Principal {
+        /// The role or user ARN.
+        principal: String,
+    },
+    /// A bucket's ACL, Block Public Access and default encryption (read only).
+    BucketSettings {
+        /// The bucket.
+        bucket: String,
+    },
+    /// An object's owner, ACL and encryption (read only).
+    Object {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// An account's Block Public Access, SCPs and RCPs (read only).
+    Account {
+        /// The account id.
+        account: String,
+    },
+    /// A KMS key's metadata (read only).
+    KeyMetadata {
+        /// The key ARN.
+        key: String,
+    },
+}
+
+impl ResourceRef {
+    /// A short human name, e.g. `bucket policy of my-bucket`.
+    pub fn describe(&self) -> String {
+        match self {
+            ResourceRef::InlinePolicy { principal, name } => {
+                format!("inline policy `{name}` of `{principal}`")
+            }
+            ResourceRef::BucketPolicy { bucket } => format!("bucket policy of `{bucket}`"),
+            ResourceRef::OwnershipControls { bucket } => format!("Object Ownership of `{bucket}`"),
+            ResourceRef::KeyPolicy { key } => format!("key policy of `{key}`"),
+            ResourceRef::Principal { principal } => format!("policies of `{principal}`"),
+            ResourceRef::BucketSettings { bucket } => format!("ACL and settings of `{bucket}`"),
+            ResourceRef::Object { bucket, key } => format!("object `s3://{bucket}/{key}`"),
+            ResourceRef::Account { account } => format!("account settings of `{account}`"),
+            ResourceRef::KeyMetadata { key } => format!("metadata of `{key}`"),
+        }
+    }
+
+    /// The account the resource lives in, where the world tells.
+    pub fn account(&self, world: &World) -> Option<String> {
+        let arn_account = |arn: &str| arn.split(':').nth(4).map(str::to_string);
+        match self {
+            ResourceRef::InlinePolicy { principal, .. } | ResourceRef::Principal { principal } => {
+                arn_account(principal)
+            }
+            ResourceRef::KeyPolicy { key } | ResourceRef::KeyMetadata { key } => arn_account(key),
+            ResourceRef::BucketPolicy { bucket }
+            | ResourceRef::OwnershipControls { bucket }
+            | ResourceRef::BucketSettings { bucket }
+            | ResourceRef::Object { bucket, .. } => world.bucket(bucket).map(|found| found.account.clone()),
+            ResourceRef::Account { account } => Some(account.clone()),
+        }
+    }
+}
+
+/// Why an edit cannot be applied to a world.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorldEditError {
+    /// The resource is not in the world.
+    #[error("{0} is not in the world")]
+    Missing(String),
+    /// The value is not what the resource holds.
+    #[error("{resource}: {message}")]
+    BadValue {
+        /// The resource.
+        resource: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The resource cannot be written.
+    #[error("{0} is read only")]
+    ReadOnly(String),
+}
+
+/// The current value of a resource in a world (`None` = does not exist). Ownership is a JSON
+/// string; documents are JSON objects exactly as stored.
+pub fn current_value(world: &World, resource: &ResourceRef) -> Result<Option<Value>, WorldEditError> {
+    let missing = || WorldEditError::Missing(resource.describe());
+    Ok(match resource {
+        ResourceRef::InlinePolicy { principal, name } => {
+            let found = world.principal(principal).ok_or_else(missing)?;
+            found.inline_policies.iter().find(|policy| policy.name == *name).map(|policy| policy.document.clone())
+        }
+        ResourceRef::BucketPolicy { bucket } => world.bucket(bucket).ok_or_else(missing)?.policy.clone(),
+        ResourceRef::OwnershipControls { bucket } => world
+            .bucket(bucket)
+            .ok_or_else(missing)?
+            .ownership
+            .map(|ownership| serde_json::to_value(ownership).unwrap_or(Value::Null)),
+        ResourceRef::KeyPolicy { key } => world.key(key).ok_or_else(missing)?.policy.clone(),
+        ResourceRef::Principal { principal } => {
+            Some(serde_json::to_value(world.principal(principal).ok_or_else(missing)?).unwrap_or(Value::Null))
+        }
+        ResourceRef::BucketSettings { bucket } => {
+            let found = world.bucket(bucket).ok_or_else(missing)?;
+            Some(serde_json::json!({
+                "acl": found.acl,
+                "publicAccessBlock": found.public_access_block,
+                "defaultEncryption": found.default_encryption,
+            }))
+        }
+        ResourceRef::Object { bucket, key } => {
+            let found = world.bucket(bucket).ok_or_else(missing)?;
+            found.objects.iter().find(|object| object.key == *key).map(|object| serde_json::to_value(object).unwrap_or(Value::Null))
+        }
+        ResourceRef::Account { account } => {
+            world.account(account).map(|found| serde_json::to_value(found).unwrap_or(Value::Null))
+        }
+        ResourceRef::KeyMetadata { key } => world.key(key).map(|found| {
+            serde_json::json!({"arn": found.arn, "account": found.account, "manager": found.manager, "aliases": found.aliases})
+        }),
+    })
+}
+
+/// The fingerprint of a resource's current value (`absent` when it does not exist).
+pub fn fingerprint_of(world: &World, resource: &ResourceRef) -> Result<String, WorldEditError> {
+    Ok(match current_value(world, resource)? {
+        Some(value) => fingerprint(&value),
+        None => "absent".to_string(),
+    })
+}
+
+/// Set a writable resource to a value (`None` deletes it).
+pub fn set_value(
+    world: &mut World,
+    resource: &ResourceRef,
+    value: Option<&Value>,
+) -> Result<(), WorldEditError> {
+    let missing = || WorldEditError::Missing(resource.describe());
+    match resource {
+        ResourceRef::InlinePolicy { principal, name } => {
+            let found = world
+                .principals
+                .iter_mut()
+                .find(|p| p.arn == *principal)
+                .ok_or_else(missing)?;
+            found.inline_policies.retain(|policy| policy.name != *name);
+            if let Some(document) = value {
+                found.inline_policies.push(crate::core::world::NamedPolicy {
+                    name: name.clone(),
+                    document: document.clone(),
+                });
+            }
+        }
+        ResourceRef::BucketPolicy { bucket } => {
+            world
+                .buckets
+                .iter_mut()
+                .find(|b| b.name == *bucket)
+                .ok_or_else(missing)?
+                .policy = value.cloned();
+        }
+        ResourceRef::OwnershipControls { bucket } => {
+            let ownership: Option<ObjectOwnership> =
+                match value {
+                    None => None,
+                    Some(value) => Some(serde_json::from_value(value.clone()).map_err(|error| {
+                        WorldEditError::BadValue {
+                            resource: resource.describe(),
+                            message: format!("not an Object Ownership setting: {error}"),
+                        }
+                    })?),
+                };
+            world
+                .buckets
+                .iter_mut()
+                .find(|b| b.name == *bucket)
+                .ok_or_else(missing)?
+                .ownership = ownership;
+        }
+        ResourceRef::KeyPolicy { key } => {
+            let arn = world
+                .key(key)
+                .map(|found| found.arn.clone())
+                .ok_or_else(missing)?;
+            if let Some(found) = world.keys.iter_mut().find(|k| k.arn == arn) {
+                found.policy = value.cloned();
+            }
+        }
+        _ => return Err(WorldEditError::ReadOnly(resource.describe())),
+    }
+    Ok(())
+}

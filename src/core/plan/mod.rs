@@ -1,0 +1,241 @@
+//! The planner: from the observed world and an access spec, the minimal edits that grant exactly
+//! the requested access, proven by re-evaluating the edited world before anything is written.
+
+pub mod apply;
+mod build;
+mod proof;
+
+pub use apply::{ResourceRef, WorldEditError, current_value, fingerprint_of, set_value};
+pub use build::{ProbeRequest, probes};
+pub use proof::{Proof, ProofCheck};
+
+use crate::core::eval::StatementRef;
+use crate::core::s3::{ExplainError, Gate};
+use crate::core::spec::Spec;
+use crate::core::world::World;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The plan file format this build writes and reads.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The name of the inline policy s3fix owns on a principal, one per bucket.
+pub fn owned_policy_name(bucket: &str) -> String {
+    format!("s3fix-{bucket}")
+}
+
+/// What an edit does to its resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Operation {
+    /// The resource does not exist yet.
+    Create,
+    /// The resource exists and changes.
+    Update,
+}
+
+/// One edit: a resource, its value before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Edit {
+    /// The resource written.
+    pub resource: ResourceRef,
+    /// Create or update.
+    pub operation: Operation,
+    /// The value before (`null`: absent).
+    pub before: Option<Value>,
+    /// The value after.
+    pub after: Value,
+    /// Whether the edit narrows a Deny or otherwise needs a security review.
+    #[serde(default)]
+    pub security_sensitive: bool,
+    /// Why the edit is needed.
+    pub reason: String,
+}
+
+/// The fingerprint of one resource as read when planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fingerprint {
+    /// The resource.
+    pub resource: ResourceRef,
+    /// SHA-256 of its value, or `absent`.
+    pub fingerprint: String,
+}
+
+/// A decision the plan expects after it is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Expectation {
+    /// The caller.
+    pub principal: String,
+    /// `get`, `put`, `list`, ….
+    pub action: crate::core::s3::S3Action,
+    /// The object key or list prefix.
+    pub key: String,
+    /// `Allowed` or `Denied`.
+    pub decision: crate::core::s3::FinalDecision,
+}
+
+/// A computed plan: the contract between `plan` and `apply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Plan {
+    /// Always [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The spec planned for.
+    pub spec: Spec,
+    /// The edits, in the order apply performs them.
+    pub edits: Vec<Edit>,
+    /// Every resource read that the plan and its proof rely on.
+    pub fingerprints: Vec<Fingerprint>,
+    /// The decisions expected after apply.
+    pub expected: Vec<Expectation>,
+    /// The checks the proof ran.
+    pub proof: Proof,
+    /// Findings that do not stop the plan.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Where the world was read from, so apply reads and writes the same place (no secrets).
+    #[serde(default)]
+    pub source: PlanSource,
+}
+
+/// Where a plan's world came from: a world file, or AWS through these roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanSource {
+    /// The world file, when planned offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<String>,
+    /// The role assumed in the bucket's account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_role: Option<String>,
+    /// The role assumed in the caller's account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_role: Option<String>,
+    /// The external id for those roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The AWS profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The region of the first calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// An endpoint override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+}
+
+impl Plan {
+    /// Whether the plan changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.edits.is_empty()
+    }
+
+    /// (to add, to change).
+    pub fn counts(&self) -> (usize, usize) {
+        let added = self
+            .edits
+            .iter()
+            .filter(|edit| edit.operation == Operation::Create)
+            .count();
+        (added, self.edits.len() - added)
+    }
+}
+
+/// Options that change what the planner may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Narrow a blocking bucket-policy or key-policy Deny by exempting exactly the principal.
+    pub allow_deny_exception: bool,
+}
+
+/// Something no edit within scope may fix, or that the options forbid.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocker {
+    /// The gate.
+    pub gate: Gate,
+    /// What blocks.
+    pub what: String,
+    /// The statement, where one blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<StatementRef>,
+    /// What the operator can do.
+    pub remedy: String,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// The world lacks something the spec names, or holds an invalid policy.
+    #[error(transparent)]
+    World(#[from] ExplainError),
+    /// An edit could not be applied to the world copy.
+    #[error(transparent)]
+    Edit(#[from] WorldEditError),
+    /// Something blocks the access that s3fix may not fix.
+    #[error("the access cannot be granted by an edit s3fix may make:\n{}", describe_blockers(.0))]
+    Blocked(Vec<Blocker>),
+    /// The edits did not pass their proof: nothing is written.
+    #[error("the planned edits failed their proof, so no plan is written:\n{}", .0.join("\n"))]
+    ProofFailed(Vec<String>),
+}
+
+fn describe_blockers(blockers: &[Blocker]) -> String {
+    blockers
+        .iter()
+        .map(|blocker| {
+            let statement = blocker
+                .statement
+                .as_ref()
+                .map(|reference| match &reference.sid {
+                    Some(sid) => format!(
+                        " (`{}` statement {}, Sid `{sid}`)",
+                        reference.policy, reference.statement
+                    ),
+                    None => format!(" (`{}` statement {})", reference.policy, reference.statement),
+                })
+                .unwrap_or_default();
+            format!(
+                "  - {}: {}{statement}\n    hint: {}",
+                blocker.gate.describe(),
+                blocker.what,
+                blocker.remedy
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Plan the minimal edits that grant `spec`'s access in `world`, and prove them.
+pub fn plan(world: &World, spec: &Spec, options: PlanOptions) -> Result<Plan, PlanError> {
+    let built = build::build(world, spec, options)?;
+    let mut edited = world.clone();
+    for edit in &built.edits {
+        set_value(&mut edited, &edit.resource, Some(&edit.after))?;
+    }
+    let proof = proof::prove(world, &edited, spec, &built)?;
+    if !proof.failures().is_empty() {
+        return Err(PlanError::ProofFailed(proof.failures()));
+    }
+    let mut fingerprints = Vec::new();
+    for resource in &built.read {
+        fingerprints.push(Fingerprint {
+            resource: resource.clone(),
+            fingerprint: fingerprint_of(world, resource)?,
+        });
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        spec: spec.clone(),
+        edits: built.edits,
+        fingerprints,
+        expected: proof.expected.clone(),
+        proof,
+        warnings: built.warnings,
+        source: PlanSource::default(),
+    })
+}

@@ -1,0 +1,468 @@
+//! The proof: re-evaluate the edited world before anything is written.
+//!
+//! 1. every requested request is now allowed;
+//! 2. nothing else flips from denied to allowed — other principals of both accounts, an
+//!    outsider account, anonymous callers, other actions, keys outside the requested patterns,
+//!    another bucket, and direct use of the KMS key;
+//! 3. the bucket policy gains no public statement;
+//! 4. AWS size limits hold;
+//! 5. the key administrators keep `kms:PutKeyPolicy`, the bucket account keeps
+//!    `s3:PutBucketPolicy`.
+
+use super::apply::ResourceRef;
+use super::build::{Built, ProbeRequest, caller_arn, caller_context};
+use super::{Expectation, PlanError};
+use crate::core::eval::{ContextEntry, Outcome};
+use crate::core::policy::{PolicyKind, parse_policy};
+use crate::core::s3::public::public_statements;
+use crate::core::s3::{FinalDecision, S3Action, explain, key_decision};
+use crate::core::spec::{Access, Spec};
+use crate::core::world::{Bucket, NamedPolicy, ObjectOwnership, Principal, PrincipalKind, World};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// One check of the proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProofCheck {
+    /// What was checked.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// The evidence: counts, or what failed.
+    pub detail: String,
+}
+
+/// Every check the proof ran, and the decisions expected after apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Proof {
+    /// The checks.
+    pub checks: Vec<ProofCheck>,
+    /// The requested decisions (all `Allowed`).
+    pub expected: Vec<Expectation>,
+}
+
+impl Proof {
+    /// The failed checks, described.
+    pub fn failures(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|check| !check.passed)
+            .map(|check| format!("  - {}: {}", check.name, check.detail))
+            .collect()
+    }
+}
+
+/// AWS size limits (IAM and S3 quotas; KMS PutKeyPolicy).
+const BUCKET_POLICY_BYTES: usize = 20 * 1024;
+const ROLE_INLINE_CHARACTERS: usize = 10_240;
+const USER_INLINE_CHARACTERS: usize = 2_048;
+const KEY_POLICY_BYTES: usize = 32_768;
+
+/// Synthetic principals that stand for "everyone else" in the neighbourhood.
+const OUTSIDER_ACCOUNT: &str = "999999999999";
+
+fn admin_document() -> serde_json::Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+}
+
+fn synthetic_role(account: &str, name: &str, admin: bool) -> Principal {
+    Principal {
+        arn: format!("arn:aws:iam::{account}:role/{name}"),
+        kind: PrincipalKind::Role,
+        unique_id: None,
+        inline_policies: if admin {
+            vec![NamedPolicy {
+                name: "admin".into(),
+                document: admin_document(),
+            }]
+        } else {
+            Vec::new()
+        },
+        managed_policies: Vec::new(),
+        groups: Vec::new(),
+        permissions_boundary: None,
+        tags: Default::default(),
+    }
+}
+
+/// The other bucket the neighbourhood probes: same name plus a suffix, in the caller's account,
+/// no policy, so only identity policies decide there.
+fn other_bucket_name(bucket: &str) -> String {
+    let mut name = format!("{bucket}-s3fix-proof");
+    name.truncate(63);
+    name
+}
+
+/// Add the synthetic principals and bucket to a world.
+fn with_neighbours(world: &World, spec: &Spec) -> World {
+    let mut world = world.clone();
+    let caller_account = spec.principal_account().to_string();
+    let bucket_account = world
+        .bucket(&spec.bucket)
+        .map(|bucket| bucket.account.clone())
+        .unwrap_or_default();
+    world
+        .principals
+        .push(synthetic_role(OUTSIDER_ACCOUNT, "s3fix-proof-outsider", true));
+    world
+        .principals
+        .push(synthetic_role(&caller_account, "s3fix-proof-sibling", true));
+    world
+        .principals
+        .push(synthetic_role(&bucket_account, "s3fix-proof-neighbour", false));
+    world.buckets.push(Bucket {
+        name: other_bucket_name(&spec.bucket),
+        account: caller_account,
+        region: world
+            .bucket(&spec.bucket)
+            .map(|bucket| bucket.region.clone())
+            .unwrap_or_default(),
+        policy: None,
+        ownership: Some(ObjectOwnership::BucketOwnerEnforced),
+        public_access_block: None,
+        acl: None,
+        default_encryption: None,
+        objects: Vec::new(),
+    });
+    world
+}
+
+/// Whether a request is one the spec asks for.
+fn requested(spec: &Spec, caller: &str, bucket: &str, action: S3Action, key: &str) -> bool {
+    if caller != caller_arn_for(spec) || bucket != spec.bucket {
+        return false;
+    }
+    let covered = |pattern: &String| match pattern.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => key == pattern,
+    };
+    let access = spec.access_set();
+    match action {
+        S3Action::Get | S3Action::Head => access.contains(&Access::Read) && spec.keys.iter().any(covered),
+        S3Action::Put => access.contains(&Access::Write) && spec.keys.iter().any(covered),
+        S3Action::List => access.contains(&Access::List) && spec.keys.iter().any(covered),
+        _ => false,
+    }
+}
+
+fn caller_arn_for(spec: &Spec) -> String {
+    // The kind is resolved against the world by the caller; a user ARN is itself.
+    if spec.principal.contains(":user/") {
+        spec.principal.clone()
+    } else {
+        caller_arn(&spec.principal, PrincipalKind::Role)
+    }
+}
+
+/// Keys outside the requested patterns, next to them.
+fn outside_keys(spec: &Spec) -> Vec<String> {
+    let mut keys = vec!["s3fix-proof-outside/object".to_string()];
+    for pattern in &spec.keys {
+        match pattern.strip_suffix('*') {
+            Some("") => {}
+            Some(prefix) => {
+                let trimmed = prefix.trim_end_matches('/');
+                keys.push(format!("{trimmed}-s3fix-proof/object"));
+                if !trimmed.is_empty() {
+                    keys.push(trimmed.to_string());
+                }
+            }
+            None => keys.push(format!("{pattern}.s3fix-proof")),
+        }
+    }
+    keys
+}
+
+pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -> Result<Proof, PlanError> {
+    let mut proof = Proof::default();
+    let check = |proof: &mut Proof, name: &str, failures: Vec<String>, evidence: String| {
+        proof.checks.push(ProofCheck {
+            name: name.to_string(),
+            passed: failures.is_empty(),
+            detail: if failures.is_empty() {
+                evidence
+            } else {
+                failures.join("; ")
+            },
+        });
+    };
+
+    // 1. Every requested request is allowed.
+    let mut failures = Vec::new();
+    for probe in &built.probes {
+        let explanation = explain(after, &probe.to_request(&spec.bucket))?;
+        if explanation.decision != FinalDecision::Allowed {
+            failures.push(format!(
+                "{} `{}` is still {:?}",
+                probe.action.iam_action(),
+                probe.key,
+                explanation.decision
+            ));
+        }
+        proof.expected.push(Expectation {
+            principal: probe.principal.clone(),
+            action: probe.action,
+            key: probe.key.clone(),
+            decision: FinalDecision::Allowed,
+        });
+    }
+    check(
+        &mut proof,
+        "requested access is allowed",
+        failures,
+        format!("{} requests allowed", built.probes.len()),
+    );
+
+    // 2. Nothing else flips from denied to allowed.
+    let before_world = with_neighbours(before, spec);
+    let after_world = with_neighbours(after, spec);
+    let mut callers: Vec<String> = before_world
+        .principals
+        .iter()
+        .map(|principal| caller_arn(&principal.arn, principal.kind))
+        .collect();
+    callers.push("*".to_string());
+    let actions = [
+        S3Action::Get,
+        S3Action::Put,
+        S3Action::List,
+        S3Action::Delete,
+        S3Action::PutObjectAcl,
+        S3Action::PutBucketPolicy,
+        S3Action::GetBucketPolicy,
+    ];
+    let mut keys: Vec<String> = built.probes.iter().map(|probe| probe.key.clone()).collect();
+    keys.extend(outside_keys(spec));
+    keys.push(String::new());
+    keys.sort();
+    keys.dedup();
+    let buckets = [spec.bucket.clone(), other_bucket_name(&spec.bucket)];
+    let target_context = caller_context(spec);
+    let mut flips = Vec::new();
+    let mut ownership_consequences = Vec::new();
+    let bucket_account = before
+        .bucket(&spec.bucket)
+        .map(|bucket| bucket.account.clone())
+        .unwrap_or_default();
+    let takes_ownership = built
+        .edits
+        .iter()
+        .any(|edit| matches!(edit.resource, ResourceRef::OwnershipControls { .. }));
+    let mut compared = 0usize;
+    for caller in &callers {
+        let context: Vec<(String, ContextEntry)> = if *caller == caller_arn_for(spec) {
+            target_context.clone()
+        } else {
+            let principal_arn = before_world
+                .principals
+                .iter()
+                .find(|principal| caller_arn(&principal.arn, principal.kind) == *caller)
+                .map(|principal| principal.arn.clone());
+            let mut context: Vec<(String, ContextEntry)> = spec
+                .context
+                .iter()
+                .map(|(key, value)| (key.clone(), ContextEntry::Single(value.clone())))
+                .collect();
+            if let Some(arn) = principal_arn {
+                context.push(("aws:PrincipalArn".into(), ContextEntry::Single(arn)));
+            }
+            context
+        };
+        for bucket in &buckets {
+            for action in actions {
+                for key in &keys {
+                    if action.is_object() == key.is_empty() && action != S3Action::List {
+                        continue;
+                    }
+                    if requested(spec, caller, bucket, action, key) {
+                        continue;
+                    }
+                    let probe = ProbeRequest {
+                        principal: caller.clone(),
+                        action,
+                        key: key.clone(),
+                        context: context.clone(),
+                    };
+                    let request = probe.to_request(bucket);
+                    let was = explain(&before_world, &request)?.decision;
+                    let now = explain(&after_world, &request)?.decision;
+                    compared += 1;
+                    if was != FinalDecision::Allowed && now == FinalDecision::Allowed {
+                        let flip = format!(
+                            "{caller} {} on `{bucket}/{key}` flips to allowed",
+                            action.iam_action()
+                        );
+                        // BucketOwnerEnforced makes the bucket owner own every object: its own
+                        // principals gaining their usual rights on this bucket's objects is what
+                        // the switch means, not a grant to anyone new. Reported, not failed.
+                        let own_account = caller.split(':').nth(4) == Some(bucket_account.as_str());
+                        if takes_ownership && own_account && *bucket == spec.bucket && action.is_object() {
+                            ownership_consequences.push(flip);
+                        } else {
+                            flips.push(flip);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Direct use of each key (not through S3) by every caller stays as it was.
+    for key in &before.keys {
+        for caller in &callers {
+            for action in ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"] {
+                let was = key_decision(&before_world, caller, &key.arn, action, &[])?.map(|d| d.outcome);
+                let now = key_decision(&after_world, caller, &key.arn, action, &[])?.map(|d| d.outcome);
+                compared += 1;
+                if was != Some(Outcome::Allowed) && now == Some(Outcome::Allowed) {
+                    flips.push(format!(
+                        "{caller} {action} directly on `{}` flips to allowed",
+                        key.arn
+                    ));
+                }
+            }
+        }
+    }
+    let evidence = if ownership_consequences.is_empty() {
+        format!("{compared} neighbouring requests unchanged or narrowed")
+    } else {
+        format!(
+            "{compared} neighbouring requests checked; with BucketOwnerEnforced the bucket account now owns the objects, so its own principals gain: {}",
+            ownership_consequences.join("; ")
+        )
+    };
+    check(&mut proof, "no other access is widened", flips, evidence);
+
+    // 3. The bucket policy gains no public statement.
+    let public = |world: &World| -> Result<usize, PlanError> {
+        let Some(document) = world
+            .bucket(&spec.bucket)
+            .and_then(|bucket| bucket.policy.as_ref())
+        else {
+            return Ok(0);
+        };
+        let policy = parse_policy(document, PolicyKind::Resource).map_err(|error| {
+            PlanError::ProofFailed(vec![format!("  - the edited bucket policy is invalid: {error}")])
+        })?;
+        Ok(public_statements(&policy).len())
+    };
+    let (public_before, public_after) = (public(before)?, public(after)?);
+    let public_failures = if public_after > public_before {
+        vec![format!(
+            "the bucket policy would have {public_after} public statements (had {public_before})"
+        )]
+    } else {
+        Vec::new()
+    };
+    check(
+        &mut proof,
+        "the bucket policy stays non-public",
+        public_failures,
+        format!("{public_after} public statements"),
+    );
+
+    // 4. Size limits.
+    let mut size_failures = Vec::new();
+    for edit in &built.edits {
+        let compact = serde_json::to_string(&edit.after).unwrap_or_default();
+        match &edit.resource {
+            ResourceRef::BucketPolicy { bucket } if compact.len() > BUCKET_POLICY_BYTES => size_failures
+                .push(format!(
+                    "the bucket policy of `{bucket}` would be {} bytes (limit {BUCKET_POLICY_BYTES})",
+                    compact.len()
+                )),
+            ResourceRef::KeyPolicy { key } if compact.len() > KEY_POLICY_BYTES => {
+                size_failures.push(format!(
+                    "the key policy of `{key}` would be {} bytes (limit {KEY_POLICY_BYTES})",
+                    compact.len()
+                ))
+            }
+            ResourceRef::InlinePolicy { principal, .. } => {
+                let Some(found) = after.principal(principal) else {
+                    continue;
+                };
+                let total: usize = found
+                    .inline_policies
+                    .iter()
+                    .map(|policy| {
+                        serde_json::to_string(&policy.document)
+                            .unwrap_or_default()
+                            .chars()
+                            .filter(|c| !c.is_whitespace())
+                            .count()
+                    })
+                    .sum();
+                let limit = if found.kind == PrincipalKind::User {
+                    USER_INLINE_CHARACTERS
+                } else {
+                    ROLE_INLINE_CHARACTERS
+                };
+                if total > limit {
+                    size_failures.push(format!(
+                        "the inline policies of `{principal}` would total {total} characters (limit {limit})"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    check(
+        &mut proof,
+        "AWS size limits hold",
+        size_failures,
+        "bucket policy ≤ 20 KB, inline ≤ 10,240 characters, key policy ≤ 32 KB".into(),
+    );
+
+    // 5. Administrators are not locked out.
+    let mut lockouts = Vec::new();
+    for key in &before.keys {
+        let mut admins: Vec<String> = before
+            .principals
+            .iter()
+            .filter(|p| p.arn.split(':').nth(4) == Some(key.account.as_str()))
+            .map(|p| caller_arn(&p.arn, p.kind))
+            .collect();
+        admins.push(format!("arn:aws:iam::{}:root", key.account));
+        for admin in admins {
+            let was = key_decision(before, &admin, &key.arn, "kms:PutKeyPolicy", &[])?.map(|d| d.outcome);
+            let now = key_decision(after, &admin, &key.arn, "kms:PutKeyPolicy", &[])?.map(|d| d.outcome);
+            if was == Some(Outcome::Allowed) && now != Some(Outcome::Allowed) {
+                lockouts.push(format!("{admin} would lose kms:PutKeyPolicy on `{}`", key.arn));
+            }
+        }
+    }
+    if let Some(bucket) = before.bucket(&spec.bucket) {
+        let mut admins: Vec<String> = before
+            .principals
+            .iter()
+            .filter(|p| p.arn.split(':').nth(4) == Some(bucket.account.as_str()))
+            .map(|p| caller_arn(&p.arn, p.kind))
+            .collect();
+        admins.push(format!("arn:aws:iam::{}:root", bucket.account));
+        for admin in admins {
+            let request = ProbeRequest {
+                principal: admin.clone(),
+                action: S3Action::PutBucketPolicy,
+                key: String::new(),
+                context: Vec::new(),
+            }
+            .to_request(&spec.bucket);
+            let was = explain(before, &request)?.decision;
+            let now = explain(after, &request)?.decision;
+            if was == FinalDecision::Allowed && now != FinalDecision::Allowed {
+                lockouts.push(format!(
+                    "{admin} would lose s3:PutBucketPolicy on `{}`",
+                    spec.bucket
+                ));
+            }
+        }
+    }
+    check(
+        &mut proof,
+        "administrators keep control",
+        lockouts,
+        "key administrators keep kms:PutKeyPolicy; the bucket account keeps s3:PutBucketPolicy".into(),
+    );
+    Ok(proof)
+}
