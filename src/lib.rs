@@ -16,5 +16,6 @@ pub mod cmd;
 pub mod core;
 pub mod exec;
 pub mod exit;
+pub mod fsutil;
 pub mod printer;
 pub mod render;

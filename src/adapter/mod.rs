@@ -12,7 +12,9 @@
 pub mod aws;
 pub mod snapshot;
 
+use crate::core::plan::ResourceRef;
 use crate::core::world::World;
+use serde_json::Value;
 use std::future::Future;
 use std::path::PathBuf;
 
@@ -34,6 +36,29 @@ pub trait Adapter {
     /// Items that cannot be read (denied, unsupported) land in `World::unknown`; a missing bucket,
     /// object or principal is an error.
     fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send;
+}
+
+/// Reads and writes the resources s3fix edits: s3fix-owned inline policies, bucket policies,
+/// Object Ownership and KMS key policies ([`ResourceRef`]'s writable kinds).
+///
+/// Values use the world's representation (`crate::core::plan::current_value`): policy
+/// documents as JSON objects, Object Ownership as a JSON string; `None` is "absent". A read
+/// after a write returns what was written, so fingerprints computed from an observed world and
+/// from `read` agree.
+pub trait Writer {
+    /// The current value of a writable resource.
+    fn read(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<Option<Value>, AdapterError>> + Send;
+
+    /// Set a writable resource to `value`; `None` deletes it (a bucket policy, the ownership
+    /// controls, an inline policy). Key policies cannot be deleted.
+    fn write(
+        &self,
+        resource: &ResourceRef,
+        value: Option<&Value>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
 }
 
 /// Why an observation failed as a whole.
@@ -129,6 +154,19 @@ pub enum AdapterError {
         /// The error code and message.
         reason: String,
     },
+    /// A write failed.
+    #[error("`{operation}` on {resource} failed: {reason}")]
+    Write {
+        /// The API operation, e.g. `PutBucketPolicy`.
+        operation: String,
+        /// The resource written.
+        resource: String,
+        /// The error code and message.
+        reason: String,
+    },
+    /// The resource cannot be written (read-only kinds, deleting a key policy).
+    #[error("{0} cannot be written by s3fix")]
+    NotWritable(String),
     /// A world file cannot be read.
     #[error("cannot read world file `{}`", path.display())]
     ReadWorldFile {

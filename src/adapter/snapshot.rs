@@ -305,3 +305,99 @@ mod tests {
         ));
     }
 }
+
+/// Writes edits into a world held in memory and, when it came from a file, into that file
+/// (atomically, after every write), so `apply` against a world file behaves like against AWS.
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    path: Option<std::path::PathBuf>,
+    world: std::sync::Mutex<World>,
+}
+
+impl SnapshotWriter {
+    /// A writer over a world in memory only.
+    pub fn new(world: World) -> SnapshotWriter {
+        SnapshotWriter {
+            path: None,
+            world: std::sync::Mutex::new(world),
+        }
+    }
+
+    /// A writer over a world file.
+    pub fn load(path: &Path) -> Result<SnapshotWriter, AdapterError> {
+        let world = SnapshotAdapter::load(path)?.world;
+        Ok(SnapshotWriter {
+            path: Some(path.to_path_buf()),
+            world: std::sync::Mutex::new(world),
+        })
+    }
+
+    /// The world as it is now.
+    pub fn world(&self) -> World {
+        self.world
+            .lock()
+            .map(|world| world.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    fn persist(&self, world: &World) -> Result<(), AdapterError> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let mut json = serde_json::to_vec_pretty(world).map_err(|error| AdapterError::Write {
+            operation: "WriteWorldFile".into(),
+            resource: path.display().to_string(),
+            reason: error.to_string(),
+        })?;
+        json.push(b'\n');
+        crate::fsutil::write_atomically(path, &json).map_err(|error| AdapterError::Write {
+            operation: "WriteWorldFile".into(),
+            resource: path.display().to_string(),
+            reason: format!("{error:#}"),
+        })
+    }
+}
+
+impl crate::adapter::Writer for SnapshotWriter {
+    fn read(
+        &self,
+        resource: &crate::core::plan::ResourceRef,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, AdapterError>> + Send {
+        let world = self.world();
+        let result = crate::core::plan::current_value(&world, resource).map_err(|error| AdapterError::Aws {
+            operation: "Read".into(),
+            resource: resource.describe(),
+            reason: error.to_string(),
+        });
+        std::future::ready(result)
+    }
+
+    fn write(
+        &self,
+        resource: &crate::core::plan::ResourceRef,
+        value: Option<&serde_json::Value>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        let result = (|| {
+            if value.is_none() && matches!(resource, crate::core::plan::ResourceRef::KeyPolicy { .. }) {
+                return Err(AdapterError::NotWritable(format!(
+                    "deleting {}",
+                    resource.describe()
+                )));
+            }
+            let mut guard = self
+                .world
+                .lock()
+                .map_err(|_| AdapterError::NotWritable(resource.describe()))?;
+            let mut updated = guard.clone();
+            crate::core::plan::set_value(&mut updated, resource, value).map_err(|error| {
+                AdapterError::Write {
+                    operation: "Write".into(),
+                    resource: resource.describe(),
+                    reason: error.to_string(),
+                }
+            })?;
+            self.persist(&updated)?;
+            *guard = updated;
+            Ok(())
+        })();
+        std::future::ready(result)
+    }
+}

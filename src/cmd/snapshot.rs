@@ -2,8 +2,8 @@
 
 use crate::adapter::aws::{AwsAdapter, AwsOptions};
 use crate::adapter::{Adapter, ObserveRequest};
-use crate::exec::files::write_atomically;
 use crate::exit::ExitCode;
+use crate::fsutil::write_atomically;
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use std::path::PathBuf;

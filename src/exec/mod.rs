@@ -1,5 +1,4 @@
 //! Execution: core and adapters wired together — observe, (later) apply, rollback, drift — with
 //! no CLI concerns.
 
-pub mod files;
 pub mod observe;
