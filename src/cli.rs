@@ -28,6 +28,10 @@ pub enum Command {
     Plan(Box<cmd::plan::Args>),
     /// Show a saved plan again.
     Show(cmd::show::Args),
+    /// Apply a saved plan transactionally: journaled, verified, rolled back on failure.
+    Apply(cmd::apply::Args),
+    /// Restore the before-state of an applied or interrupted operation.
+    Rollback(cmd::rollback::Args),
     /// Observe a bucket, its objects and a principal through AWS and write a world file.
     Snapshot(Box<cmd::snapshot::Args>),
 }
@@ -41,6 +45,8 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(&args, &printer),
         Command::Plan(args) => cmd::plan::run(&args, &printer),
         Command::Show(args) => cmd::show::run(&args, &printer),
+        Command::Apply(args) => cmd::apply::run(&args, &printer),
+        Command::Rollback(args) => cmd::rollback::run(&args, &printer),
         Command::Snapshot(args) => cmd::snapshot::run(&args, &printer),
     };
     match result {

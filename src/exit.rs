@@ -10,6 +10,10 @@ pub enum ExitCode {
     /// A result, not an error: the request is denied (explain), changes are planned
     /// (plan --detailed-exitcode), drift found (drift).
     Denied = 2,
+    /// Apply failed and every completed step was rolled back: the accounts are as before.
+    RolledBack = 3,
+    /// Apply failed and some rollback step failed too: manual steps are printed.
+    RollbackIncomplete = 4,
 }
 
 impl ExitCode {

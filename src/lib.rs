@@ -17,5 +17,6 @@ pub mod core;
 pub mod exec;
 pub mod exit;
 pub mod fsutil;
+pub mod journal;
 pub mod printer;
 pub mod render;

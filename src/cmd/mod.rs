@@ -1,7 +1,9 @@
 //! One module per subcommand: its clap arguments and its run function.
 
+pub mod apply;
 pub mod explain;
 pub mod plan;
+pub mod rollback;
 pub mod show;
 pub mod simulate;
 pub mod snapshot;

@@ -21,19 +21,19 @@ pub struct World {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// AWS accounts and their account-wide settings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<Account>,
     /// S3 buckets with their policies, ACLs, settings and the objects of interest.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buckets: Vec<Bucket>,
     /// IAM roles and users with their identity policies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<Principal>,
     /// KMS keys with their metadata and key policies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KmsKey>,
     /// Items that could not be read (denied, unsupported): their gates evaluate to `unknown`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<UnknownItem>,
 }
 
@@ -48,11 +48,11 @@ pub struct Account {
     pub public_access_block: Option<PublicAccessBlock>,
     /// Service control policies, one list per level of the account's OU path (root first, the
     /// account itself last). Every level must allow. Empty = not in an organization.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scps: Vec<Vec<NamedPolicy>>,
     /// Custom resource control policies attached anywhere on the account's OU path. The
     /// allow-everything `RCPFullAWSAccess` is implied and not listed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rcps: Vec<NamedPolicy>,
 }
 
@@ -82,7 +82,7 @@ pub struct Bucket {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_encryption: Option<Encryption>,
     /// Objects of interest (those named by a request or spec).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<Object>,
 }
 
@@ -139,7 +139,7 @@ pub struct Acl {
     /// The owner: account id where known, else canonical user id.
     pub owner: String,
     /// The grants.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<Grant>,
 }
 
@@ -209,19 +209,19 @@ pub struct Principal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_id: Option<String>,
     /// Inline policies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inline_policies: Vec<NamedPolicy>,
     /// Attached managed policies at their default version.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_policies: Vec<ManagedPolicy>,
     /// For users: the groups and their policies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
     /// The permissions boundary, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions_boundary: Option<ManagedPolicy>,
     /// Principal tags (`aws:PrincipalTag/...`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -232,10 +232,10 @@ pub struct Group {
     /// The group ARN.
     pub arn: String,
     /// Inline group policies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inline_policies: Vec<NamedPolicy>,
     /// Attached managed policies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_policies: Vec<ManagedPolicy>,
 }
 
@@ -286,7 +286,7 @@ pub struct KmsKey {
     /// Customer or AWS managed.
     pub manager: KeyManager,
     /// Aliases such as `alias/aws/s3`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     /// The key policy (`default`); `None` if it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,7 @@ mod kms;
 mod org;
 mod s3;
 mod session;
+mod write;
 
 pub use session::AwsOptions;
 
@@ -27,6 +28,8 @@ use std::future::Future;
 pub struct AwsAdapter {
     sessions: Sessions,
     counter: CallCounter,
+    /// Bucket regions found by writes (see `write`).
+    regions: write::RegionCache,
 }
 
 impl std::fmt::Debug for AwsAdapter {
@@ -45,7 +48,11 @@ impl AwsAdapter {
     pub async fn connect(options: &AwsOptions) -> Result<AwsAdapter, AdapterError> {
         let counter = CallCounter::default();
         let sessions = Sessions::open(options, &counter).await?;
-        Ok(AwsAdapter { sessions, counter })
+        Ok(AwsAdapter {
+            sessions,
+            counter,
+            regions: write::RegionCache::default(),
+        })
     }
 
     /// API calls made so far, per `Service:Operation` (retries not counted).

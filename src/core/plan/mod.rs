@@ -6,7 +6,7 @@ mod build;
 mod proof;
 
 pub use apply::{ResourceRef, WorldEditError, current_value, fingerprint_of, set_value};
-pub use build::{ProbeRequest, probes};
+pub use build::{ProbeRequest, caller_context, probes};
 pub use proof::{Proof, ProofCheck};
 
 use crate::core::eval::StatementRef;

@@ -1,0 +1,547 @@
+//! Reads and writes of the resources s3fix edits: inline policies, bucket policies, Object
+//! Ownership and KMS key policies ([`crate::adapter::Writer`] over the AWS SDK).
+//!
+//! INVARIANT: `read` returns exactly what `observe` puts in the world for the same resource (same
+//! API, same parsing), so fingerprints of an observed world and of a read agree.
+//! INVARIANT: never sends `ConfirmRemoveSelfBucketAccess` nor `BypassPolicyLockoutSafetyCheck`.
+
+use super::error::{Failure, FailureClass};
+use super::iam::decode_policy_document;
+use super::session::Session;
+use super::{AwsAdapter, bucket_region, fatal, kms, s3};
+use crate::adapter::{AdapterError, PrincipalRef, Writer};
+use crate::core::plan::ResourceRef;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+
+/// Bucket regions found so far, so a read-write-read of one bucket asks `HeadBucket` once.
+#[derive(Debug, Default)]
+pub(crate) struct RegionCache(Mutex<BTreeMap<String, String>>);
+
+impl RegionCache {
+    fn get(&self, bucket: &str) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(bucket)
+            .cloned()
+    }
+
+    fn insert(&self, bucket: &str, region: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(bucket.to_string(), region.to_string());
+    }
+}
+
+/// Whether a failure happened while reading or while writing (it picks the error variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Read,
+    Write,
+}
+
+/// The error for a failed call: expired or rejected credentials end the run as such; anything
+/// else names the operation and the resource.
+fn failed(
+    session: &Session,
+    mode: Mode,
+    operation: &str,
+    resource: &ResourceRef,
+    failure: &Failure,
+) -> AdapterError {
+    if let Some(error) = fatal(session, failure) {
+        return error;
+    }
+    described(mode, operation, resource, failure.reason())
+}
+
+/// The read or write error for `resource` with `reason`.
+fn described(mode: Mode, operation: &str, resource: &ResourceRef, reason: String) -> AdapterError {
+    match mode {
+        Mode::Read => AdapterError::Aws {
+            operation: operation.to_string(),
+            resource: resource.describe(),
+            reason,
+        },
+        Mode::Write => AdapterError::Write {
+            operation: operation.to_string(),
+            resource: resource.describe(),
+            reason,
+        },
+    }
+}
+
+/// A failure for a stored document that is not JSON.
+fn malformed(message: String) -> Failure {
+    Failure {
+        code: Some("MalformedPolicyDocument".into()),
+        message: Some(message),
+        status: None,
+        detail: String::new(),
+        bucket_region: None,
+    }
+}
+
+/// The compact JSON text of a policy document; only JSON objects are documents.
+fn document_text(
+    mode: Mode,
+    operation: &str,
+    resource: &ResourceRef,
+    value: &Value,
+) -> Result<String, AdapterError> {
+    if !value.is_object() {
+        return Err(described(
+            mode,
+            operation,
+            resource,
+            "the value is not a policy document (a JSON object)".into(),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// The reason for a failed `PutBucketOwnershipControls`, with a hint for the ACL conflict.
+fn ownership_reason(failure: &Failure, bucket: &str) -> String {
+    if failure.code.as_deref() == Some("InvalidBucketAclWithObjectOwnership") {
+        return format!(
+            "{} (hint: BucketOwnerEnforced disables ACLs, and the bucket ACL grants access to other accounts or groups; move those grants into the bucket policy, then reset the ACL, e.g. `aws s3api put-bucket-acl --bucket {bucket} --acl private`, and apply again)",
+            failure.reason()
+        );
+    }
+    failure.reason()
+}
+
+impl AwsAdapter {
+    /// The bucket session and an S3 client in the bucket's region (confirming on first use that
+    /// the bucket exists and belongs to the bucket session's account).
+    async fn bucket_client(&self, bucket: &str) -> Result<(&Session, aws_sdk_s3::Client), AdapterError> {
+        let session = &self.sessions.bucket;
+        let region = match self.regions.get(bucket) {
+            Some(region) => region,
+            None => {
+                let region = bucket_region(session, bucket).await?;
+                self.regions.insert(bucket, &region);
+                region
+            }
+        };
+        Ok((session, session.s3(&region)))
+    }
+
+    /// The session in the principal's account.
+    fn principal_session(&self, principal: &str) -> Result<(&Session, PrincipalRef), AdapterError> {
+        let reference = PrincipalRef::parse(principal)?;
+        match self.sessions.in_account(&reference.account) {
+            Some(session) => Ok((session, reference)),
+            None => Err(AdapterError::NoSessionForPrincipal {
+                arn: principal.to_string(),
+                account: reference.account,
+            }),
+        }
+    }
+
+    /// The session in the key's account and a KMS client in the key's region.
+    fn key_client(
+        &self,
+        mode: Mode,
+        operation: &str,
+        resource: &ResourceRef,
+        key: &str,
+    ) -> Result<(&Session, aws_sdk_kms::Client), AdapterError> {
+        let Some((region, account)) = kms::key_arn_parts(key) else {
+            return Err(described(
+                mode,
+                operation,
+                resource,
+                "not a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`)".into(),
+            ));
+        };
+        match self.sessions.in_account(account) {
+            Some(session) => Ok((session, session.kms(region))),
+            None => Err(described(
+                mode,
+                operation,
+                resource,
+                format!(
+                    "no session has credentials in the key's account `{account}` (hint: pass --bucket-role with a role in that account, or use its credentials)"
+                ),
+            )),
+        }
+    }
+
+    async fn read_resource(&self, resource: &ResourceRef) -> Result<Option<Value>, AdapterError> {
+        let mode = Mode::Read;
+        match resource {
+            ResourceRef::InlinePolicy { principal, name } => {
+                let (session, reference) = self.principal_session(principal)?;
+                let (operation, answer) = if reference.is_role() {
+                    let answer = session
+                        .iam
+                        .get_role_policy()
+                        .role_name(&reference.name)
+                        .policy_name(name)
+                        .send()
+                        .await
+                        .map(|output| output.policy_document().to_string())
+                        .map_err(|error| Failure::from_sdk(&error));
+                    ("GetRolePolicy", answer)
+                } else {
+                    let answer = session
+                        .iam
+                        .get_user_policy()
+                        .user_name(&reference.name)
+                        .policy_name(name)
+                        .send()
+                        .await
+                        .map(|output| output.policy_document().to_string())
+                        .map_err(|error| Failure::from_sdk(&error));
+                    ("GetUserPolicy", answer)
+                };
+                match answer {
+                    Ok(text) => decode_policy_document(&text)
+                        .map(Some)
+                        .map_err(|message| failed(session, mode, operation, resource, &malformed(message))),
+                    Err(failure) if failure.class() == FailureClass::NoSuchResource => Ok(None),
+                    Err(failure) => Err(failed(session, mode, operation, resource, &failure)),
+                }
+            }
+            ResourceRef::BucketPolicy { bucket } => {
+                let (session, client) = self.bucket_client(bucket).await?;
+                s3::bucket_policy(&client, bucket)
+                    .await
+                    .map_err(|failure| failed(session, mode, "GetBucketPolicy", resource, &failure))
+            }
+            ResourceRef::OwnershipControls { bucket } => {
+                let (session, client) = self.bucket_client(bucket).await?;
+                let ownership = s3::ownership(&client, bucket).await.map_err(|failure| {
+                    failed(session, mode, "GetBucketOwnershipControls", resource, &failure)
+                })?;
+                // The world's representation (`current_value`): the setting's serialized name.
+                Ok(ownership.map(|ownership| serde_json::to_value(ownership).unwrap_or(Value::Null)))
+            }
+            ResourceRef::KeyPolicy { key } => {
+                let (session, client) = self.key_client(mode, "GetKeyPolicy", resource, key)?;
+                let output = client
+                    .get_key_policy()
+                    .key_id(key)
+                    .policy_name("default")
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        failed(
+                            session,
+                            mode,
+                            "GetKeyPolicy",
+                            resource,
+                            &Failure::from_sdk(&error),
+                        )
+                    })?;
+                match output.policy() {
+                    None => Ok(None),
+                    Some(text) => serde_json::from_str(text).map(Some).map_err(|error| {
+                        failed(
+                            session,
+                            mode,
+                            "GetKeyPolicy",
+                            resource,
+                            &malformed(format!("the key policy is not JSON: {error}")),
+                        )
+                    }),
+                }
+            }
+            _ => Err(AdapterError::NotWritable(resource.describe())),
+        }
+    }
+
+    async fn write_resource(
+        &self,
+        resource: &ResourceRef,
+        value: Option<&Value>,
+    ) -> Result<(), AdapterError> {
+        let mode = Mode::Write;
+        match resource {
+            ResourceRef::InlinePolicy { principal, name } => {
+                let (session, reference) = self.principal_session(principal)?;
+                let iam = &session.iam;
+                let role = reference.is_role();
+                let (operation, answer) = match (value, role) {
+                    (Some(document), true) => {
+                        let text = document_text(mode, "PutRolePolicy", resource, document)?;
+                        let answer = iam
+                            .put_role_policy()
+                            .role_name(&reference.name)
+                            .policy_name(name)
+                            .policy_document(text)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|error| Failure::from_sdk(&error));
+                        ("PutRolePolicy", answer)
+                    }
+                    (Some(document), false) => {
+                        let text = document_text(mode, "PutUserPolicy", resource, document)?;
+                        let answer = iam
+                            .put_user_policy()
+                            .user_name(&reference.name)
+                            .policy_name(name)
+                            .policy_document(text)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|error| Failure::from_sdk(&error));
+                        ("PutUserPolicy", answer)
+                    }
+                    (None, true) => {
+                        let answer = iam
+                            .delete_role_policy()
+                            .role_name(&reference.name)
+                            .policy_name(name)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|error| Failure::from_sdk(&error));
+                        ("DeleteRolePolicy", answer)
+                    }
+                    (None, false) => {
+                        let answer = iam
+                            .delete_user_policy()
+                            .user_name(&reference.name)
+                            .policy_name(name)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|error| Failure::from_sdk(&error));
+                        ("DeleteUserPolicy", answer)
+                    }
+                };
+                match answer {
+                    Ok(()) => Ok(()),
+                    // Deleting a policy that is not there leaves it absent, as asked.
+                    Err(failure) if value.is_none() && failure.class() == FailureClass::NoSuchResource => {
+                        Ok(())
+                    }
+                    Err(failure) => Err(failed(session, mode, operation, resource, &failure)),
+                }
+            }
+            ResourceRef::BucketPolicy { bucket } => {
+                let (session, client) = self.bucket_client(bucket).await?;
+                match value {
+                    Some(document) => {
+                        let text = document_text(mode, "PutBucketPolicy", resource, document)?;
+                        client
+                            .put_bucket_policy()
+                            .bucket(bucket)
+                            .policy(text)
+                            .expected_bucket_owner(&session.account)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|error| {
+                                failed(
+                                    session,
+                                    mode,
+                                    "PutBucketPolicy",
+                                    resource,
+                                    &Failure::from_sdk(&error),
+                                )
+                            })
+                    }
+                    None => match client
+                        .delete_bucket_policy()
+                        .bucket(bucket)
+                        .expected_bucket_owner(&session.account)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(error) => {
+                            let failure = Failure::from_sdk(&error);
+                            if failure.class() == FailureClass::Absent {
+                                Ok(())
+                            } else {
+                                Err(failed(session, mode, "DeleteBucketPolicy", resource, &failure))
+                            }
+                        }
+                    },
+                }
+            }
+            ResourceRef::OwnershipControls { bucket } => {
+                let operation = if value.is_some() {
+                    "PutBucketOwnershipControls"
+                } else {
+                    "DeleteBucketOwnershipControls"
+                };
+                // Check the value before any call.
+                let setting = match value {
+                    None => None,
+                    Some(value) => {
+                        let text = value.as_str().unwrap_or_default();
+                        s3::parse_ownership(text).map_err(|_| {
+                            described(
+                                mode,
+                                operation,
+                                resource,
+                                format!(
+                                    "`{value}` is not an Object Ownership setting (BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter)"
+                                ),
+                            )
+                        })?;
+                        Some(text.to_string())
+                    }
+                };
+                let (session, client) = self.bucket_client(bucket).await?;
+                match setting {
+                    Some(text) => {
+                        let rule = aws_sdk_s3::types::OwnershipControlsRule::builder()
+                            .object_ownership(aws_sdk_s3::types::ObjectOwnership::from(text.as_str()))
+                            .build()
+                            .and_then(|rule| {
+                                aws_sdk_s3::types::OwnershipControls::builder()
+                                    .rules(rule)
+                                    .build()
+                            })
+                            .map_err(|error| described(mode, operation, resource, error.to_string()))?;
+                        client
+                            .put_bucket_ownership_controls()
+                            .bucket(bucket)
+                            .ownership_controls(rule)
+                            .expected_bucket_owner(&session.account)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|error| {
+                                let failure = Failure::from_sdk(&error);
+                                match fatal(session, &failure) {
+                                    Some(error) => error,
+                                    None => described(
+                                        mode,
+                                        operation,
+                                        resource,
+                                        ownership_reason(&failure, bucket),
+                                    ),
+                                }
+                            })
+                    }
+                    None => match client
+                        .delete_bucket_ownership_controls()
+                        .bucket(bucket)
+                        .expected_bucket_owner(&session.account)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(error) => {
+                            let failure = Failure::from_sdk(&error);
+                            if failure.class() == FailureClass::Absent {
+                                Ok(())
+                            } else {
+                                Err(failed(session, mode, operation, resource, &failure))
+                            }
+                        }
+                    },
+                }
+            }
+            ResourceRef::KeyPolicy { key } => {
+                let Some(document) = value else {
+                    return Err(AdapterError::NotWritable(format!(
+                        "deleting {}",
+                        resource.describe()
+                    )));
+                };
+                let text = document_text(mode, "PutKeyPolicy", resource, document)?;
+                let (session, client) = self.key_client(mode, "PutKeyPolicy", resource, key)?;
+                // Never BypassPolicyLockoutSafetyCheck: KMS refuses a policy that would lock the
+                // writer out, which is the safety s3fix wants.
+                client
+                    .put_key_policy()
+                    .key_id(key)
+                    .policy_name("default")
+                    .policy(text)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|error| {
+                        failed(
+                            session,
+                            mode,
+                            "PutKeyPolicy",
+                            resource,
+                            &Failure::from_sdk(&error),
+                        )
+                    })
+            }
+            _ => Err(AdapterError::NotWritable(resource.describe())),
+        }
+    }
+}
+
+impl Writer for AwsAdapter {
+    fn read(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<Option<Value>, AdapterError>> + Send {
+        self.read_resource(resource)
+    }
+
+    fn write(
+        &self,
+        resource: &ResourceRef,
+        value: Option<&Value>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.write_resource(resource, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_acl_conflict_gets_a_hint() {
+        let failure = Failure {
+            code: Some("InvalidBucketAclWithObjectOwnership".into()),
+            message: Some(
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting".into(),
+            ),
+            status: Some(400),
+            detail: String::new(),
+            bucket_region: None,
+        };
+        let reason = ownership_reason(&failure, "b");
+        assert!(
+            reason.starts_with("InvalidBucketAclWithObjectOwnership: "),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("put-bucket-acl --bucket b --acl private"),
+            "{reason}"
+        );
+        let other = Failure {
+            code: Some("AccessDenied".into()),
+            ..failure
+        };
+        assert_eq!(ownership_reason(&other, "b"), other.reason());
+    }
+
+    #[test]
+    fn only_objects_are_documents() {
+        let resource = ResourceRef::BucketPolicy { bucket: "b".into() };
+        let text = document_text(
+            Mode::Write,
+            "PutBucketPolicy",
+            &resource,
+            &serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+        );
+        assert_eq!(
+            text.ok().as_deref(),
+            Some(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        );
+        assert!(matches!(
+            document_text(Mode::Write, "PutBucketPolicy", &resource, &serde_json::json!("x")),
+            Err(AdapterError::Write { .. })
+        ));
+    }
+}

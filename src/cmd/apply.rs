@@ -1,0 +1,304 @@
+//! `s3fix apply`: apply a saved plan transactionally, verify it, roll back on any failure.
+
+use crate::adapter::Writer;
+use crate::adapter::aws::AwsAdapter;
+use crate::adapter::snapshot::SnapshotWriter;
+use crate::core::plan::{Plan, PlanSource, fingerprint_of};
+use crate::core::s3::{FinalDecision, explain};
+use crate::core::world::World;
+use crate::exec::apply::{Calls, Outcome, begin, run as run_steps};
+use crate::exec::observe::{SourceArgs, runtime};
+use crate::exit::ExitCode;
+use crate::journal::{Journal, OperationStatus, StepState};
+use crate::printer::Printer;
+use crate::render;
+use anyhow::{Context as _, bail};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// Apply a saved plan: refuse it if anything it read has changed; show the diff and ask (or
+/// --yes); write each step in a safe order (identity policy, key policy, ownership, bucket
+/// policy last), journaling the before-state first; verify; roll back on any failure.
+///
+/// Exit codes: 0 applied and verified; 1 error before any write (stale plan, bad file, no
+/// confirmation); 3 failed and fully rolled back; 4 rollback incomplete (the journal and the
+/// manual steps are printed).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan file written by `s3fix plan -o`.
+    pub plan: PathBuf,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Finish an interrupted apply: the operation id (or journal file) it was journaled under.
+    #[arg(long, value_name = "OPERATION")]
+    pub resume: Option<String>,
+    /// The journal directory.
+    #[arg(long, value_name = "DIR", default_value = crate::journal::DEFAULT_DIRECTORY)]
+    pub journal_dir: PathBuf,
+    /// How long to wait for IAM's eventual consistency when verifying (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub verify_timeout: u64,
+    /// Print the number of AWS API calls on stderr.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// The command-line source options equivalent to a plan's recorded source.
+pub fn source_args(source: &PlanSource, verbose: bool) -> SourceArgs {
+    SourceArgs {
+        world: source.world.as_ref().map(PathBuf::from),
+        bucket_role: source.bucket_role.clone(),
+        caller_role: source.caller_role.clone(),
+        external_id: source.external_id.clone(),
+        profile: source.profile.clone(),
+        region: source.region.clone(),
+        endpoint_url: source.endpoint_url.clone(),
+        verbose,
+    }
+}
+
+/// The resources a plan read that differ now (stale), each described.
+pub fn stale_resources(
+    plan: &Plan,
+    world: &World,
+    written: &[crate::core::plan::ResourceRef],
+) -> Vec<String> {
+    plan.fingerprints
+        .iter()
+        .filter(|recorded| !written.contains(&recorded.resource))
+        .filter(|recorded| {
+            fingerprint_of(world, &recorded.resource).map_or(true, |now| now != recorded.fingerprint)
+        })
+        .map(|recorded| recorded.resource.describe())
+        .collect()
+}
+
+/// Whether the plan's expected decisions hold in a world; the failures otherwise.
+pub fn expectations_failing(plan: &Plan, world: &World) -> Vec<String> {
+    let mut failing = Vec::new();
+    for expected in &plan.expected {
+        let request = crate::core::s3::S3Request {
+            principal: expected.principal.clone(),
+            action: expected.action,
+            bucket: plan.spec.bucket.clone(),
+            key: expected.key.clone(),
+            context: crate::core::plan::caller_context(&plan.spec),
+        };
+        match explain(world, &request) {
+            Ok(explanation) if explanation.decision == expected.decision => {}
+            Ok(explanation) => failing.push(format!(
+                "{} `{}` is {:?}, expected {:?}",
+                expected.action.iam_action(),
+                expected.key,
+                explanation.decision,
+                expected.decision
+            )),
+            Err(error) => failing.push(error.to_string()),
+        }
+    }
+    failing
+}
+
+fn confirm(args: &Args, printer: &Printer) -> anyhow::Result<()> {
+    if args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to apply without confirmation: no terminal to ask on (hint: review with s3fix show, then pass --yes)"
+        );
+    }
+    let answer = dialoguer::Confirm::new()
+        .with_prompt("Apply these changes?")
+        .default(false)
+        .interact()
+        .context("cannot read the confirmation")?;
+    if !answer {
+        printer.status("Nothing applied.");
+        bail!("apply cancelled: nothing was written");
+    }
+    Ok(())
+}
+
+/// Report an outcome and choose the exit code.
+pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
+    let path = outcome.journal_path.display();
+    match outcome.operation.status {
+        OperationStatus::Applied => {
+            printer.status(&format!(
+                "Applied and verified {} step(s); journal `{path}`.",
+                outcome.operation.steps.len()
+            ));
+            ExitCode::Success
+        }
+        OperationStatus::RolledBack => {
+            for failure in &outcome.failures {
+                printer.status(&format!("error: {failure}"));
+            }
+            let restored = outcome
+                .operation
+                .steps
+                .iter()
+                .filter(|step| step.state == StepState::Restored)
+                .count();
+            printer.status(&format!(
+                "Failed; rolled back {restored} step(s): the resources are as before. Journal `{path}`."
+            ));
+            ExitCode::RolledBack
+        }
+        OperationStatus::RollbackIncomplete | OperationStatus::InProgress => {
+            for failure in &outcome.failures {
+                printer.status(&format!("error: {failure}"));
+            }
+            printer.status(&format!(
+                "Failed, and the rollback is incomplete. Journal `{path}`. Manual steps:"
+            ));
+            for step in outcome.manual_steps() {
+                printer.status(&format!("  - {step}"));
+            }
+            printer.status(&format!(
+                "then retry with: s3fix rollback {} --journal-dir <dir>",
+                outcome.operation.id
+            ));
+            ExitCode::RollbackIncomplete
+        }
+    }
+}
+
+/// Apply with any writer; `observe_world` re-reads the world for staleness and verification.
+fn apply_with<W: Writer>(
+    args: &Args,
+    plan: &Plan,
+    writer: &W,
+    observe_world: &mut dyn FnMut() -> anyhow::Result<World>,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let journal = Journal::new(&args.journal_dir);
+    let resumed = match &args.resume {
+        Some(id) => {
+            let (operation, _) = journal.load(id)?;
+            if operation.status != OperationStatus::InProgress {
+                bail!(
+                    "operation `{}` is not in progress ({:?}): nothing to resume",
+                    operation.id,
+                    operation.status
+                );
+            }
+            Some(operation)
+        }
+        None => None,
+    };
+    let written: Vec<_> = resumed
+        .iter()
+        .flat_map(|operation| operation.steps.iter())
+        .filter(|step| matches!(step.state, StepState::Written | StepState::Writing))
+        .map(|step| step.resource.clone())
+        .collect();
+    let current = observe_world()?;
+    let stale = stale_resources(plan, &current, &written);
+    if !stale.is_empty() {
+        bail!(
+            "plan is stale: {} changed since the plan was made (hint: run s3fix plan again)",
+            stale.join(", ")
+        );
+    }
+    printer.data(&render::plan::text(plan, render::use_colour()))?;
+    confirm(args, printer)?;
+    let runtime = runtime()?;
+    let calls = Calls {
+        writer,
+        runtime: &runtime,
+    };
+    let operation = match resumed {
+        Some(operation) => operation,
+        None => {
+            begin(
+                &journal,
+                plan,
+                Some(args.plan.display().to_string()),
+                SystemTime::now(),
+            )?
+            .0
+        }
+    };
+    let timeout = Duration::from_secs(args.verify_timeout);
+    let mut verify = || verify_with_backoff(plan, observe_world, timeout, printer);
+    let outcome = run_steps(&calls, &journal, operation, &mut verify)?;
+    Ok(report(&outcome, printer))
+}
+
+/// Re-observe and re-evaluate until the expected decisions hold or the timeout passes (IAM is
+/// eventually consistent), with a doubling backoff.
+fn verify_with_backoff(
+    plan: &Plan,
+    observe_world: &mut dyn FnMut() -> anyhow::Result<World>,
+    timeout: Duration,
+    printer: &Printer,
+) -> Vec<String> {
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_secs(2);
+    loop {
+        let failing = match observe_world() {
+            Ok(world) => expectations_failing(plan, &world),
+            Err(error) => vec![format!("cannot re-read the world to verify: {error:#}")],
+        };
+        if failing.is_empty() || started.elapsed() + wait > timeout {
+            return failing;
+        }
+        printer.status(&format!(
+            "verifying: not yet ({}); waiting {}s for IAM to propagate",
+            failing.join("; "),
+            wait.as_secs()
+        ));
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(Duration::from_secs(16));
+    }
+}
+
+/// Run `s3fix apply`.
+pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let plan = crate::cmd::show::read_plan(&args.plan)?;
+    if plan.is_empty() {
+        printer.status("No changes in this plan: nothing to apply.");
+        return Ok(ExitCode::Success);
+    }
+    let source = source_args(&plan.source, args.verbose);
+    if let Some(path) = &source.world {
+        let writer = SnapshotWriter::load(path)?;
+        let mut observe_world = || Ok(writer.world());
+        return apply_with(args, &plan, &writer, &mut observe_world, printer);
+    }
+    let options = source.aws_options("apply");
+    let runtime = runtime()?;
+    let adapter = runtime.block_on(AwsAdapter::connect(&options))?;
+    let spec = plan.spec.clone();
+    let mut observe_world = || -> anyhow::Result<World> {
+        let keys = spec
+            .keys
+            .iter()
+            .filter(|key| !key.ends_with('*'))
+            .cloned()
+            .collect();
+        let request = crate::adapter::ObserveRequest {
+            bucket: spec.bucket.clone(),
+            keys,
+            principal_arn: spec.principal.clone(),
+        };
+        Ok(runtime.block_on(crate::adapter::Adapter::observe(&adapter, &request))?)
+    };
+    let code = apply_with(args, &plan, &adapter, &mut observe_world, printer)?;
+    if args.verbose {
+        let counts = adapter.call_counts();
+        printer.status(&format!("{} AWS API calls", counts.values().sum::<u64>()));
+    }
+    Ok(code)
+}
+
+/// Whether every expected decision of the plan is `Allowed` (used by drift).
+pub fn all_allowed(plan: &Plan) -> bool {
+    plan.expected
+        .iter()
+        .all(|expected| expected.decision == FinalDecision::Allowed)
+}
