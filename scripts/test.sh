@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/moto.sh)"
 trap 'scripts/moto.sh stop' EXIT
-cargo test "$@"
+cargo test --features failpoints "$@"

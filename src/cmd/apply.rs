@@ -60,14 +60,9 @@ pub fn source_args(source: &PlanSource, verbose: bool) -> SourceArgs {
 }
 
 /// The resources a plan read that differ now (stale), each described.
-pub fn stale_resources(
-    plan: &Plan,
-    world: &World,
-    written: &[crate::core::plan::ResourceRef],
-) -> Vec<String> {
+pub fn stale_resources(plan: &Plan, world: &World) -> Vec<String> {
     plan.fingerprints
         .iter()
-        .filter(|recorded| !written.contains(&recorded.resource))
         .filter(|recorded| {
             fingerprint_of(world, &recorded.resource).map_or(true, |now| now != recorded.fingerprint)
         })
@@ -190,14 +185,15 @@ fn apply_with<W: Writer>(
         }
         None => None,
     };
-    let written: Vec<_> = resumed
-        .iter()
-        .flat_map(|operation| operation.steps.iter())
-        .filter(|step| matches!(step.state, StepState::Written | StepState::Writing))
-        .map(|step| step.resource.clone())
-        .collect();
-    let current = observe_world()?;
-    let stale = stale_resources(plan, &current, &written);
+    // A resumed apply already wrote some steps: rewind them (their before-values are journaled)
+    // to compare the rest of the world with what the plan read.
+    let mut current = observe_world()?;
+    for step in resumed.iter().flat_map(|operation| operation.steps.iter()) {
+        if matches!(step.state, StepState::Written | StepState::Writing) {
+            crate::core::plan::set_value(&mut current, &step.resource, step.before.as_ref())?;
+        }
+    }
+    let stale = stale_resources(plan, &current);
     if !stale.is_empty() {
         bail!(
             "plan is stale: {} changed since the plan was made (hint: run s3fix plan again)",

@@ -4,7 +4,7 @@
 
 use crate::adapter::Writer;
 use crate::core::plan::{Plan, PlanSource, ResourceRef};
-use crate::core::policy::canonical::fingerprint;
+use crate::core::policy::canonical::{canonical, fingerprint};
 use crate::journal::{
     Journal, Operation, OperationKind, OperationStatus, Step, StepState, new_operation_id, now_text,
 };
@@ -12,9 +12,11 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-/// The fingerprint of an optional value (`absent` for none), as plans record them.
+/// The fingerprint of an optional value's canonical form (`absent` for none). Steps compare
+/// what they read with what they expect this way: AWS may store a document in an equivalent
+/// form (an account id rewritten as `arn:aws:iam::ID:root`), which must not count as a change.
 pub fn fingerprint_of_value(value: Option<&Value>) -> String {
-    value.map_or_else(|| "absent".to_string(), fingerprint)
+    value.map_or_else(|| "absent".to_string(), |value| fingerprint(&canonical(value)))
 }
 
 /// Crash points for tests (`S3FIX_FAILPOINT=crash-after-step:N` or `crash-before-write:N`),
@@ -130,12 +132,17 @@ pub fn run<W: Writer>(
             StepState::Writing => {
                 // A resumed step whose write may have happened: what is there now decides.
                 match calls.read(&step.resource) {
-                    Ok(current) if current == step.after => {
+                    Ok(current)
+                        if fingerprint_of_value(current.as_ref())
+                            == fingerprint_of_value(step.after.as_ref()) =>
+                    {
                         set_state(&mut operation, index, StepState::Written, None);
                         journal.record(&operation)?;
                         continue;
                     }
-                    Ok(current) if current == step.before => {}
+                    Ok(current)
+                        if fingerprint_of_value(current.as_ref())
+                            == fingerprint_of_value(step.before.as_ref()) => {}
                     Ok(_) => {
                         failures.push(format!(
                             "{} changed while the apply was interrupted",

@@ -1,0 +1,459 @@
+//! Transactional apply through the world adapter: a fault campaign (each step of a four-step
+//! plan fails in turn, through a failing writer), failing restores, a stale plan, the
+//! no-terminal refusal, rollback refusals, and crashes between steps (failpoints).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use s3fix::adapter::snapshot::SnapshotWriter;
+use s3fix::adapter::{AdapterError, Writer};
+use s3fix::core::plan::{Plan, PlanOptions, ResourceRef, plan};
+use s3fix::core::spec::Spec;
+use s3fix::core::world::World;
+use s3fix::exec::apply::{Calls, begin, run};
+use s3fix::journal::{Journal, OperationStatus, StepState};
+use serde_json::Value;
+use std::future::Future;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const WORLD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plans/examples/article-world.json");
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plans/examples/report-reader.toml");
+
+fn world() -> World {
+    serde_json::from_str(&std::fs::read_to_string(WORLD).unwrap()).unwrap()
+}
+
+fn article_plan(world: &World) -> Plan {
+    let spec = Spec::parse(&std::fs::read_to_string(SPEC).unwrap(), SPEC).unwrap();
+    plan(world, &spec, PlanOptions::default()).unwrap()
+}
+
+/// A writer that fails chosen writes: the `fail_write`-th write of a new value, and restores of
+/// the resources in `fail_restore_of` (writes of a step's before-value).
+struct FailingWriter {
+    inner: SnapshotWriter,
+    writes: AtomicUsize,
+    fail_write: Option<usize>,
+    fail_restore_of: Vec<ResourceRef>,
+    restoring: std::sync::atomic::AtomicBool,
+}
+
+impl FailingWriter {
+    fn new(world: World, fail_write: Option<usize>, fail_restore_of: Vec<ResourceRef>) -> FailingWriter {
+        FailingWriter {
+            inner: SnapshotWriter::new(world),
+            writes: AtomicUsize::new(0),
+            fail_write,
+            fail_restore_of,
+            restoring: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Writer for FailingWriter {
+    fn read(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<Option<Value>, AdapterError>> + Send {
+        self.inner.read(resource)
+    }
+
+    fn write(
+        &self,
+        resource: &ResourceRef,
+        value: Option<&Value>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        let number = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        let injected = |what: &str| AdapterError::Write {
+            operation: "Injected".into(),
+            resource: resource.describe(),
+            reason: format!("injected {what} failure"),
+        };
+        if Some(number) == self.fail_write {
+            self.restoring.store(true, Ordering::SeqCst);
+            return futures::future::Either::Left(std::future::ready(Err(injected("write"))));
+        }
+        if self.restoring.load(Ordering::SeqCst) && self.fail_restore_of.contains(resource) {
+            return futures::future::Either::Left(std::future::ready(Err(injected("restore"))));
+        }
+        futures::future::Either::Right(self.inner.write(resource, value))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+#[test]
+fn fault_campaign_each_step_fails_in_turn_and_the_world_is_restored() {
+    let start = world();
+    let plan = article_plan(&start);
+    assert!(
+        plan.edits.len() >= 4,
+        "the campaign needs a plan of at least four steps, got {}",
+        plan.edits.len()
+    );
+    for failing_step in 1..=plan.edits.len() {
+        let directory = tempfile::tempdir().unwrap();
+        let journal = Journal::new(directory.path());
+        let writer = FailingWriter::new(start.clone(), Some(failing_step), Vec::new());
+        let runtime = runtime();
+        let calls = Calls {
+            writer: &writer,
+            runtime: &runtime,
+        };
+        let (operation, _) = begin(&journal, &plan, None, std::time::SystemTime::now()).unwrap();
+        let outcome = run(&calls, &journal, operation, &mut Vec::new).unwrap();
+        assert_eq!(
+            outcome.operation.status,
+            OperationStatus::RolledBack,
+            "step {failing_step}"
+        );
+        assert_eq!(
+            writer.inner.world(),
+            start,
+            "step {failing_step}: the world is exactly as before"
+        );
+        // The journal on disk is complete: every step with before and after, and its state.
+        let (journaled, _) = journal.load(&outcome.operation.id).unwrap();
+        assert_eq!(journaled.steps.len(), plan.edits.len());
+        for (index, step) in journaled.steps.iter().enumerate() {
+            assert_eq!(step.before, plan.edits[index].before);
+            assert_eq!(step.after.as_ref(), Some(&plan.edits[index].after));
+            // Written steps and the failing one (it may have half-happened) are restored.
+            let expected = if index < failing_step {
+                StepState::Restored
+            } else {
+                StepState::Pending
+            };
+            assert_eq!(step.state, expected, "step {failing_step}, journal step {index}");
+        }
+        assert!(
+            outcome
+                .failures
+                .iter()
+                .any(|failure| failure.contains("injected write failure"))
+        );
+    }
+}
+
+#[test]
+fn a_failing_restore_keeps_going_and_reports_incomplete() {
+    let start = world();
+    let plan = article_plan(&start);
+    let first = plan.edits[0].resource.clone();
+    let directory = tempfile::tempdir().unwrap();
+    let journal = Journal::new(directory.path());
+    let writer = FailingWriter::new(start.clone(), Some(plan.edits.len()), vec![first.clone()]);
+    let runtime = runtime();
+    let calls = Calls {
+        writer: &writer,
+        runtime: &runtime,
+    };
+    let (operation, _) = begin(&journal, &plan, None, std::time::SystemTime::now()).unwrap();
+    let outcome = run(&calls, &journal, operation, &mut Vec::new).unwrap();
+    assert_eq!(outcome.operation.status, OperationStatus::RollbackIncomplete);
+    // Every other step was restored despite the failure on the first one.
+    let states: Vec<StepState> = outcome.operation.steps.iter().map(|step| step.state).collect();
+    assert_eq!(states[0], StepState::RestoreFailed);
+    assert!(
+        states[1..].iter().all(|state| *state == StepState::Restored),
+        "{states:?}"
+    );
+    assert_eq!(outcome.manual_steps().len(), 1);
+    assert!(
+        outcome.manual_steps()[0].contains("s3fix-my-bucket"),
+        "{:?}",
+        outcome.manual_steps()
+    );
+}
+
+#[test]
+fn a_failed_verification_rolls_back() {
+    let start = world();
+    let plan = article_plan(&start);
+    let directory = tempfile::tempdir().unwrap();
+    let journal = Journal::new(directory.path());
+    let writer = FailingWriter::new(start.clone(), None, Vec::new());
+    let runtime = runtime();
+    let calls = Calls {
+        writer: &writer,
+        runtime: &runtime,
+    };
+    let (operation, _) = begin(&journal, &plan, None, std::time::SystemTime::now()).unwrap();
+    let mut verify = || vec!["still denied".to_string()];
+    let outcome = run(&calls, &journal, operation, &mut verify).unwrap();
+    assert_eq!(outcome.operation.status, OperationStatus::RolledBack);
+    assert_eq!(writer.inner.world(), start);
+}
+
+fn s3fix(args: &[&str], directory: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .args(args)
+        .current_dir(directory)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn setup() -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::copy(WORLD, directory.path().join("world.json")).unwrap();
+    let output = s3fix(
+        &["plan", SPEC, "--world", "world.json", "-o", "plan.json"],
+        directory.path(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    directory
+}
+
+fn read_world(directory: &std::path::Path) -> World {
+    serde_json::from_str(&std::fs::read_to_string(directory.join("world.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn apply_then_rollback_restores_the_world_file_byte_for_byte() {
+    let directory = setup();
+    let original = std::fs::read(WORLD).unwrap();
+    let applied = s3fix(&["apply", "plan.json", "--yes"], directory.path());
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert_ne!(
+        std::fs::read(directory.path().join("world.json")).unwrap(),
+        original
+    );
+    let journal: Vec<_> = std::fs::read_dir(directory.path().join(".s3fix/journal"))
+        .unwrap()
+        .collect();
+    assert_eq!(journal.len(), 1);
+    let id = journal[0]
+        .as_ref()
+        .unwrap()
+        .path()
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let rolled = s3fix(&["rollback", &id], directory.path());
+    assert_eq!(
+        rolled.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rolled.stderr)
+    );
+    assert_eq!(
+        std::fs::read(directory.path().join("world.json")).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn a_stale_plan_is_refused_with_zero_writes() {
+    let directory = setup();
+    let mut world = read_world(directory.path());
+    world.buckets[0].policy.as_mut().unwrap()["Id"] = Value::String("changed-by-someone".into());
+    std::fs::write(
+        directory.path().join("world.json"),
+        serde_json::to_vec_pretty(&world).unwrap(),
+    )
+    .unwrap();
+    let before = std::fs::read(directory.path().join("world.json")).unwrap();
+    let output = s3fix(&["apply", "plan.json", "--yes"], directory.path());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("plan is stale") && stderr.contains("bucket policy of `my-bucket`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run s3fix plan again"), "{stderr}");
+    assert_eq!(
+        std::fs::read(directory.path().join("world.json")).unwrap(),
+        before
+    );
+    assert!(
+        !directory.path().join(".s3fix").exists(),
+        "no journal: nothing was written"
+    );
+}
+
+#[test]
+fn apply_without_a_terminal_or_yes_refuses() {
+    let directory = setup();
+    let before = std::fs::read(directory.path().join("world.json")).unwrap();
+    let output = s3fix(&["apply", "plan.json"], directory.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--yes"));
+    assert_eq!(
+        std::fs::read(directory.path().join("world.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn rollback_refuses_a_resource_changed_after_the_apply_unless_forced() {
+    let directory = setup();
+    assert_eq!(
+        s3fix(&["apply", "plan.json", "--yes"], directory.path())
+            .status
+            .code(),
+        Some(0)
+    );
+    let id = std::fs::read_dir(directory.path().join(".s3fix/journal"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let id = id.file_stem().unwrap().to_string_lossy().to_string();
+    let mut edited = read_world(directory.path());
+    edited.buckets[0].policy.as_mut().unwrap()["Id"] = Value::String("edited-after-apply".into());
+    std::fs::write(
+        directory.path().join("world.json"),
+        serde_json::to_vec_pretty(&edited).unwrap(),
+    )
+    .unwrap();
+    let refused = s3fix(&["rollback", &id], directory.path());
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("bucket policy of `my-bucket`") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let forced = s3fix(&["rollback", &id, "--force"], directory.path());
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    // Forcing restores every resource the apply wrote, including the edited one.
+    assert_eq!(read_world(directory.path()), world());
+}
+
+#[cfg(feature = "failpoints")]
+mod crash {
+    use super::*;
+
+    fn crash_after(step: usize, directory: &std::path::Path) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+            .args(["apply", "plan.json", "--yes"])
+            .current_dir(directory)
+            .env("S3FIX_FAILPOINT", format!("crash-after-step:{step}"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "the process was killed at the failpoint"
+        );
+        let journal = std::fs::read_dir(directory.join(".s3fix/journal"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let operation: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+        assert_eq!(operation["status"], "inProgress");
+        journal.file_stem().unwrap().to_string_lossy().to_string()
+    }
+
+    #[test]
+    fn killed_between_steps_then_rollback_restores_everything() {
+        for step in 1..=3 {
+            let directory = setup();
+            let id = crash_after(step, directory.path());
+            let rolled = s3fix(&["rollback", &id], directory.path());
+            assert_eq!(
+                rolled.status.code(),
+                Some(0),
+                "step {step}: {}",
+                String::from_utf8_lossy(&rolled.stderr)
+            );
+            assert_eq!(
+                std::fs::read(directory.path().join("world.json")).unwrap(),
+                std::fs::read(WORLD).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn killed_between_steps_then_resume_completes_the_plan() {
+        let directory = setup();
+        let id = crash_after(2, directory.path());
+        let resumed = s3fix(
+            &["apply", "plan.json", "--yes", "--resume", &id],
+            directory.path(),
+        );
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&resumed.stderr)
+        );
+        let explained = s3fix(
+            &[
+                "explain",
+                "s3://my-bucket/data/report.csv",
+                "--principal",
+                "arn:aws:sts::222222222222:assumed-role/my-app-role/s",
+                "--world",
+                "world.json",
+                "--context",
+                "aws:SourceIp=198.51.100.7",
+            ],
+            directory.path(),
+        );
+        assert_eq!(
+            explained.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&explained.stdout)
+        );
+    }
+
+    #[test]
+    fn killed_before_a_write_then_rollback_restores_everything() {
+        let directory = setup();
+        let output = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+            .args(["apply", "plan.json", "--yes"])
+            .current_dir(directory.path())
+            .env("S3FIX_FAILPOINT", "crash-before-write:3")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let journal = std::fs::read_dir(directory.path().join(".s3fix/journal"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let id = journal.file_stem().unwrap().to_string_lossy().to_string();
+        let rolled = s3fix(&["rollback", &id], directory.path());
+        assert_eq!(
+            rolled.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&rolled.stderr)
+        );
+        assert_eq!(
+            std::fs::read(directory.path().join("world.json")).unwrap(),
+            std::fs::read(WORLD).unwrap()
+        );
+    }
+}
