@@ -32,6 +32,8 @@ pub enum Command {
     Apply(cmd::apply::Args),
     /// Restore the before-state of an applied or interrupted operation.
     Rollback(cmd::rollback::Args),
+    /// Check access specs for drift; with --fix --yes, correct it (for schedulers).
+    Drift(Box<cmd::drift::Args>),
     /// Observe a bucket, its objects and a principal through AWS and write a world file.
     Snapshot(Box<cmd::snapshot::Args>),
 }
@@ -47,6 +49,7 @@ pub fn run() -> ExitCode {
         Command::Show(args) => cmd::show::run(&args, &printer),
         Command::Apply(args) => cmd::apply::run(&args, &printer),
         Command::Rollback(args) => cmd::rollback::run(&args, &printer),
+        Command::Drift(args) => cmd::drift::run(&args, &printer),
         Command::Snapshot(args) => cmd::snapshot::run(&args, &printer),
     };
     match result {

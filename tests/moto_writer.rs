@@ -602,7 +602,11 @@ async fn buckets_outside_the_bucket_account_are_not_written() -> anyhow::Result<
         .bucket("s3fix-w-callers-own")
         .send()
         .await?;
-    let adapter = support::adapter(&moto.endpoint).await?;
+    // moto ignores ExpectedBucketOwner; real S3 answers HeadBucket with a bare 403 when the
+    // bucket belongs to another account.
+    let proxy = FaultProxy::start(&moto.endpoint)?;
+    proxy.inject(json!({"match": "HEAD /s3fix-w-callers-own", "status": 403, "code": "AccessDenied", "message": "Access Denied", "count": 1}))?;
+    let adapter = support::adapter(&proxy.endpoint).await?;
     let document = unordered_policy(
         "S3fix",
         &scenario.principal_arn,

@@ -36,6 +36,25 @@ pub trait Adapter {
     /// Items that cannot be read (denied, unsupported) land in `World::unknown`; a missing bucket,
     /// object or principal is an error.
     fn observe(&self, request: &ObserveRequest) -> impl Future<Output = Result<World, AdapterError>> + Send;
+
+    /// Observe several requests into one world. Each observation is complete on its own, so
+    /// the default reads a shared bucket or principal once per request; implementations may
+    /// share reads across requests.
+    fn observe_many(
+        &self,
+        requests: &[ObserveRequest],
+    ) -> impl Future<Output = Result<World, AdapterError>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let mut world = World::new();
+            for request in requests {
+                world.merge(self.observe(request).await?);
+            }
+            Ok(world)
+        }
+    }
 }
 
 /// Reads and writes the resources s3fix edits: s3fix-owned inline policies, bucket policies,

@@ -380,6 +380,43 @@ impl World {
         })
     }
 
+    /// Add what `other` knows that this world does not: buckets, principals, keys and accounts
+    /// by identity (the first reading wins), objects of a known bucket by key, unknown items.
+    pub fn merge(&mut self, other: World) {
+        for account in other.accounts {
+            if self.account(&account.id).is_none() {
+                self.accounts.push(account);
+            }
+        }
+        for bucket in other.buckets {
+            match self.buckets.iter_mut().find(|known| known.name == bucket.name) {
+                None => self.buckets.push(bucket),
+                Some(known) => {
+                    for object in bucket.objects {
+                        if !known.objects.iter().any(|existing| existing.key == object.key) {
+                            known.objects.push(object);
+                        }
+                    }
+                }
+            }
+        }
+        for principal in other.principals {
+            if self.principal(&principal.arn).is_none() {
+                self.principals.push(principal);
+            }
+        }
+        for key in other.keys {
+            if !self.keys.iter().any(|known| known.arn == key.arn) {
+                self.keys.push(key);
+            }
+        }
+        for unknown in other.unknown {
+            if !self.unknown.contains(&unknown) {
+                self.unknown.push(unknown);
+            }
+        }
+    }
+
     /// Why an item is unknown, if it is.
     pub fn unknown_reason(&self, item: ItemKind, resource: &str) -> Option<&str> {
         self.unknown
