@@ -2,9 +2,10 @@
 
 use crate::adapter::Writer;
 use crate::adapter::aws::AwsAdapter;
+use crate::adapter::aws::probe::{KeyProbe, ProbeResult};
 use crate::adapter::snapshot::SnapshotWriter;
 use crate::core::plan::{Plan, PlanSource, fingerprint_of};
-use crate::core::s3::{FinalDecision, explain};
+use crate::core::s3::{FinalDecision, S3Action, explain};
 use crate::core::world::World;
 use crate::exec::apply::{Calls, Outcome, begin, run as run_steps};
 use crate::exec::observe::{SourceArgs, runtime};
@@ -43,6 +44,11 @@ pub struct Args {
     /// Print the number of AWS API calls on stderr.
     #[arg(long)]
     pub verbose: bool,
+    /// After a verified apply, assume the principal's role (session `s3fix-probe`) and make a
+    /// live `HeadObject` of each exact key it should now read; a refusal is a warning (IAM
+    /// propagates slowly), never a rollback.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 /// The command-line source options equivalent to a plan's recorded source.
@@ -264,7 +270,11 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     if let Some(path) = &source.world {
         let writer = SnapshotWriter::load(path)?;
         let mut observe_world = || Ok(writer.world());
-        return apply_with(args, &plan, &writer, &mut observe_world, printer);
+        let code = apply_with(args, &plan, &writer, &mut observe_world, printer)?;
+        if args.probe && code == ExitCode::Success {
+            printer.warn("no live probe: the plan was made from a world file, not from AWS");
+        }
+        return Ok(code);
     }
     let options = source.aws_options("apply");
     let runtime = runtime()?;
@@ -285,11 +295,98 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         Ok(runtime.block_on(crate::adapter::Adapter::observe(&adapter, &request))?)
     };
     let code = apply_with(args, &plan, &adapter, &mut observe_world, printer)?;
+    if args.probe && code == ExitCode::Success {
+        probe(&plan, &adapter, &options, &runtime, printer);
+    }
     if args.verbose {
         let counts = adapter.call_counts();
         printer.status(&format!("{} AWS API calls", counts.values().sum::<u64>()));
     }
     Ok(code)
+}
+
+/// The keys `--probe` asks for: each exact key the plan expects the principal to get or head
+/// (not the synthetic `…s3fix-probe` keys that stand for a prefix), once each, in plan order.
+pub fn probe_keys(plan: &Plan) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for expected in &plan.expected {
+        let readable = matches!(expected.action, S3Action::Get | S3Action::Head)
+            && expected.decision == FinalDecision::Allowed;
+        if readable
+            && !expected.key.ends_with("s3fix-probe")
+            && !expected.key.ends_with('*')
+            && !keys.contains(&expected.key)
+        {
+            keys.push(expected.key.clone());
+        }
+    }
+    keys
+}
+
+/// The stderr lines for a probe's results: `(warning?, line)`.
+pub fn probe_lines(bucket: &str, principal: &str, probes: &[KeyProbe]) -> Vec<(bool, String)> {
+    probes
+        .iter()
+        .map(|probe| {
+            let target = format!("s3://{bucket}/{}", probe.key);
+            match &probe.result {
+                ProbeResult::Allowed => (
+                    false,
+                    format!("probe: HeadObject `{target}` as `{principal}`: allowed"),
+                ),
+                ProbeResult::Denied { reason } => (
+                    true,
+                    format!(
+                        "probe: HeadObject `{target}` as `{principal}` was denied ({reason}); the applied edits are verified and kept: IAM changes can take minutes to propagate, probe again later (hint: s3fix explain {target} --principal {principal})"
+                    ),
+                ),
+                ProbeResult::Failed { reason } => (
+                    true,
+                    format!("probe: HeadObject `{target}` as `{principal}` failed: {reason}"),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// `--probe`: act as the principal and read each expected key live; report, never fail.
+fn probe(
+    plan: &Plan,
+    adapter: &AwsAdapter,
+    options: &crate::adapter::aws::AwsOptions,
+    runtime: &tokio::runtime::Runtime,
+    printer: &Printer,
+) {
+    let principal = &plan.spec.principal;
+    match crate::adapter::PrincipalRef::parse(principal) {
+        Ok(reference) if reference.is_role() => {}
+        _ => {
+            printer.warn(&format!(
+                "no live probe: `{principal}` is not a role s3fix can assume"
+            ));
+            return;
+        }
+    }
+    let keys = probe_keys(plan);
+    if keys.is_empty() {
+        printer.status("probe: no exact key to read (prefixes are not probed)");
+        return;
+    }
+    match runtime.block_on(adapter.probe_head_objects(options, principal, &plan.spec.bucket, &keys)) {
+        Ok(probes) => {
+            for (warning, line) in probe_lines(&plan.spec.bucket, principal, &probes) {
+                if warning {
+                    printer.warn(&line);
+                } else {
+                    printer.status(&line);
+                }
+            }
+        }
+        Err(error @ crate::adapter::AdapterError::AssumeRole { .. }) => {
+            printer.warn(&format!("cannot assume the principal to probe: {error}"));
+        }
+        Err(error) => printer.warn(&format!("cannot probe: {error}")),
+    }
 }
 
 /// Whether every expected decision of the plan is `Allowed` (used by drift).

@@ -176,10 +176,7 @@ fn source_key(source: &SourceArgs) -> String {
 
 /// Read every spec's world: once per world file; through AWS, one `observe_many` per set of
 /// roles, so specs that share a bucket, key or principal share its reads.
-fn observe_all(
-    specs: &[LoadedSpec],
-    printer: &Printer,
-) -> BTreeMap<String, Result<World, String>> {
+fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> BTreeMap<String, Result<World, String>> {
     let mut groups: BTreeMap<String, (SourceArgs, Vec<ObserveRequest>)> = BTreeMap::new();
     for (_, loaded) in specs {
         let Ok((spec, source)) = loaded else { continue };

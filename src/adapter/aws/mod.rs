@@ -9,6 +9,7 @@ mod iam;
 mod kms;
 mod many;
 mod org;
+pub mod probe;
 mod s3;
 mod session;
 mod write;
@@ -201,11 +202,18 @@ fn settle_org(
 
 /// The session and region to read a KMS key reference with: those its ARN names, else the
 /// bucket's region and account.
-fn key_reader<'a>(sessions: &'a Sessions, reference: &'a str, bucket_region: &'a str) -> (&'a Session, &'a str) {
-    let (key_region, key_account) =
-        kms::key_arn_parts(reference).unwrap_or((bucket_region, sessions.bucket.account.as_str()));
-    let session = sessions.in_account(key_account).unwrap_or(&sessions.bucket);
-    (session, key_region)
+fn key_reader<'s, 'r>(
+    sessions: &'s Sessions,
+    reference: &'r str,
+    bucket_region: &'r str,
+) -> (&'s Session, &'r str) {
+    match kms::key_arn_parts(reference) {
+        Some((key_region, key_account)) => (
+            sessions.in_account(key_account).unwrap_or(&sessions.bucket),
+            key_region,
+        ),
+        None => (&sessions.bucket, bucket_region),
+    }
 }
 
 /// Settle the reads of the keys: fatal failures end the observation; others become unknown
@@ -236,6 +244,288 @@ fn settle_keys<'a>(
 /// The canonical ids one bucket's observation knows without asking: its owner's, from the
 /// bucket ACL.
 fn owner_canonical_ids(bucket_acl: Option<&Acl>, bucket_account: &str) -> BTreeMap<String, String> {
+    let mut canonical_accounts = BTreeMap::new();
+    if let Some(acl) = bucket_acl
+        && !acl.owner.is_empty()
+    {
+        canonical_accounts.insert(acl.owner.clone(), bucket_account.to_string());
+    }
+    canonical_accounts
+}
+
+/// Whether the caller account's canonical id is worth asking for: it is another account and
+/// the bucket's or its objects' ACLs still name an unknown canonical id.
+fn needs_caller_canonical_id(
+    canonical_accounts: &BTreeMap<String, String>,
+    bucket_acl: Option<&Acl>,
+    objects: &[Object],
+    caller_account: &str,
+    bucket_account: &str,
+) -> bool {
+    caller_account != bucket_account
+        && bucket_acl
+            .into_iter()
+            .chain(objects.iter().filter_map(|object| object.acl.as_ref()))
+            .any(|acl| has_unmapped_ids(acl, canonical_accounts))
+}
+
+/// Map the canonical ids of the bucket ACL and the object ACLs to accounts; an object's owner
+/// is its ACL's owner.
+fn apply_canonical_ids(
+    canonical_accounts: &BTreeMap<String, String>,
+    bucket_acl: &mut Option<Acl>,
+    objects: &mut [Object],
+) {
+    if let Some(acl) = bucket_acl.as_mut() {
+        map_canonical_ids(acl, canonical_accounts);
+    }
+    for object in objects {
+        if let Some(acl) = object.acl.as_mut() {
+            map_canonical_ids(acl, canonical_accounts);
+            object.owner = Some(acl.owner.clone()).filter(|owner| !owner.is_empty());
+        }
+    }
+}
+
+/// Find the bucket's region, confirming it exists and belongs to the bucket session's account.
+async fn bucket_region(session: &Session, bucket: &str) -> Result<String, AdapterError> {
+    let mut home = session.s3(&session.region());
+    let mut located = s3::locate_bucket(&home, bucket, &session.account).await?;
+    if let s3::Located::Elsewhere(region) = located {
+        // Ask again where the bucket is, so the owner check is made there.
+        home = session.s3(&region);
+        located = match s3::locate_bucket(&home, bucket, &session.account).await? {
+            s3::Located::Here(_) => s3::Located::Here(Some(region)),
+            other => other,
+        };
+    }
+    let failure = match located {
+        s3::Located::Here(Some(region)) => return Ok(region),
+        s3::Located::Here(None) => None,
+        s3::Located::Elsewhere(region) => {
+            return Err(AdapterError::Aws {
+                operation: "HeadBucket".into(),
+                resource: bucket.to_string(),
+                reason: format!("S3 named region `{region}` twice without answering there"),
+            });
+        }
+        s3::Located::Failed(failure) => Some(failure),
+    };
+    if let Some(failure) = failure {
+        if let Some(error) = fatal(session, &failure) {
+            return Err(error);
+        }
+        return Err(match failure.class() {
+            FailureClass::Denied => AdapterError::BucketNotConfirmed {
+                bucket: bucket.to_string(),
+                account: session.account.clone(),
+                reason: failure.reason(),
+            },
+            _ => AdapterError::Aws {
+                operation: "HeadBucket".into(),
+                resource: bucket.to_string(),
+                reason: failure.reason(),
+            },
+        });
+    }
+    // HeadBucket answered without the region header: ask for the location.
+    let location = home
+        .get_bucket_location()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|error| AdapterError::Aws {
+            operation: "GetBucketLocation".into(),
+            resource: bucket.to_string(),
+            reason: Failure::from_sdk(&error).reason(),
+        })?;
+    Ok(region_from_location(
+        location
+            .location_constraint()
+            .map(|constraint| constraint.as_str())
+            .unwrap_or_default(),
+    ))
+}
+
+/// Observe everything `request` needs, each item once.
+async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World, AdapterError> {
+    let reference = PrincipalRef::parse(&request.principal_arn)?;
+    let bucket_session = &sessions.bucket;
+    let bucket_account = bucket_session.account.clone();
+    let bucket_name = request.bucket.as_str();
+    let Some(principal_session) = sessions.in_account(&reference.account) else {
+        return Err(AdapterError::NoSessionForPrincipal {
+            arn: request.principal_arn.clone(),
+            account: reference.account.clone(),
+        });
+    };
+    let region = bucket_region(bucket_session, bucket_name).await?;
+    let s3 = bucket_session.s3(&region);
+
+    // Phase 1: everything that depends only on the request, concurrently.
+    let principal_org_needed = reference.account != bucket_account;
+    let (
+        policy,
+        ownership,
+        bucket_pab,
+        account_pab,
+        bucket_acl,
+        encryption,
+        heads,
+        principal,
+        bucket_org,
+        principal_org,
+    ) = tokio::join!(
+        s3::bucket_policy(&s3, bucket_name),
+        s3::ownership(&s3, bucket_name),
+        s3::bucket_public_access_block(&s3, bucket_name),
+        s3::account_public_access_block(&bucket_session.s3control, &bucket_account),
+        s3::bucket_acl(&s3, bucket_name),
+        s3::bucket_encryption(&s3, bucket_name),
+        join_all(
+            request
+                .keys
+                .iter()
+                .map(|key| s3::head_object(&s3, bucket_name, key))
+        ),
+        iam::read_principal(
+            &principal_session.iam,
+            &reference,
+            &request.principal_arn,
+            &principal_session.label
+        ),
+        org::read_org_policies(&bucket_session.organizations, &bucket_account),
+        async {
+            if principal_org_needed {
+                Some(org::read_org_policies(&principal_session.organizations, &reference.account).await)
+            } else {
+                None
+            }
+        },
+    );
+
+    let mut unknown = Vec::new();
+    let principal = principal?;
+    let heads = heads.into_iter().collect::<Result<Vec<_>, AdapterError>>()?;
+    let policy = settle(
+        bucket_session,
+        policy,
+        ItemKind::BucketPolicy,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let ownership_known = ownership.is_ok();
+    let ownership = settle(
+        bucket_session,
+        ownership,
+        ItemKind::OwnershipControls,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let bucket_pab = settle(
+        bucket_session,
+        bucket_pab,
+        ItemKind::BucketPublicAccessBlock,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let account_pab = settle(
+        bucket_session,
+        account_pab,
+        ItemKind::AccountPublicAccessBlock,
+        &bucket_account,
+        &mut unknown,
+    )?;
+    let bucket_acl = settle(
+        bucket_session,
+        bucket_acl.map(Some),
+        ItemKind::BucketAcl,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let encryption = settle(
+        bucket_session,
+        encryption,
+        ItemKind::BucketEncryption,
+        bucket_name,
+        &mut unknown,
+    )?;
+    let mut objects = Vec::new();
+    for (key, head) in request.keys.iter().zip(heads) {
+        let resource = format!("{bucket_name}/{key}");
+        let encryption = settle(bucket_session, head, ItemKind::Object, &resource, &mut unknown)?;
+        objects.push(Object {
+            key: key.clone(),
+            owner: None,
+            acl: None,
+            encryption,
+        });
+    }
+    unknown.extend(principal.unknown);
+    let bucket_org = settle_org(bucket_session, bucket_org, &bucket_account, &mut unknown)?;
+    let principal_org = match principal_org {
+        Some(read) => Some(settle_org(
+            principal_session,
+            read,
+            &reference.account,
+            &mut unknown,
+        )?),
+        None => None,
+    };
+
+    // Phase 2: reads that depend on phase 1: object ACLs (only when ACLs are in effect) and the
+    // KMS keys the objects and the bucket default name.
+    let acls_in_effect = !ownership_known || ownership != Some(ObjectOwnership::BucketOwnerEnforced);
+    let mut key_references: Vec<String> = Vec::new();
+    for kms_key_id in objects
+        .iter()
+        .filter_map(|object| object.encryption.as_ref())
+        .chain(encryption.as_ref())
+        .filter_map(|encryption| encryption.kms_key_id.clone())
+    {
+        if !key_references.contains(&kms_key_id) {
+            key_references.push(kms_key_id);
+        }
+    }
+    let (object_acls, key_reads) = tokio::join!(
+        async {
+            if acls_in_effect {
+                join_all(
+                    request
+                        .keys
+                        .iter()
+                        .map(|key| s3::object_acl(&s3, bucket_name, key)),
+                )
+                .await
+            } else {
+                Vec::new()
+            }
+        },
+        join_all(key_references.iter().map(|reference| {
+            let (session, key_region) = key_reader(sessions, reference, &region);
+            async move {
+                (
+                    session,
+                    kms::read_key(&session.kms(key_region), reference, key_region).await,
+                )
+            }
+        })),
+    );
+    for (object, acl) in objects.iter_mut().zip(object_acls) {
+        let resource = format!("{bucket_name}/{}", object.key);
+        object.acl = settle(
+            bucket_session,
+            acl.map(Some),
+            ItemKind::ObjectAcl,
+            &resource,
+            &mut unknown,
+        )?;
+    }
+    let mut keys = Vec::new();
+    settle_keys(key_reads, &mut keys, &mut unknown)?;
+
+    // Phase 3: canonical user ids to account ids. The bucket owner's id comes with the bucket
+    // ACL; the caller account's from its own ListBuckets, only when an id is still unmapped.
     let mut canonical_accounts = owner_canonical_ids(bucket_acl.as_ref(), &bucket_account);
     let caller = sessions.caller();
     if needs_caller_canonical_id(

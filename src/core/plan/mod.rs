@@ -3,6 +3,7 @@
 
 pub mod apply;
 mod build;
+mod documents;
 mod proof;
 
 pub use apply::{ResourceRef, WorldEditError, current_value, fingerprint_of, set_value};

@@ -12,6 +12,7 @@
 pub mod acl;
 mod gates;
 pub mod public;
+mod verdicts;
 
 pub use gates::{Explanation, FinalDecision, Gate, GateReport, Verdict, key_decision};
 
