@@ -206,7 +206,9 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> BTreeMap<String, Resu
             }
             let runtime = runtime()?;
             let (world, counts) = runtime.block_on(async {
-                let adapter = AwsAdapter::connect(&source.aws_options("drift")).await?;
+                let mut options = source.aws_options("drift");
+                options.adaptive_retry = true;
+                let adapter = AwsAdapter::connect(&options).await?;
                 let world = adapter.observe_many(&requests).await;
                 anyhow::Ok((world, adapter.call_counts()))
             })?;

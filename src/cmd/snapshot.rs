@@ -89,6 +89,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         external_id: args.external_id.clone(),
         command: "snapshot".into(),
         initial_backoff: None,
+        adaptive_retry: false,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

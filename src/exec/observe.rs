@@ -49,6 +49,7 @@ impl SourceArgs {
             external_id: self.external_id.clone(),
             command: command.to_string(),
             initial_backoff: None,
+            adaptive_retry: false,
         }
     }
 }

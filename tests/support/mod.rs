@@ -159,6 +159,7 @@ pub fn options(endpoint: &str) -> AwsOptions {
         caller_role: Some(admin_role(CALLER_ACCOUNT)),
         command: "test".into(),
         initial_backoff: Some(Duration::from_millis(5)),
+        adaptive_retry: false,
         ..AwsOptions::default()
     }
 }
@@ -180,6 +181,18 @@ impl FaultProxy {
     pub fn start(upstream: &str) -> anyhow::Result<FaultProxy> {
         let script = std::env::var("S3FIX_FAULT_PROXY")
             .unwrap_or_else(|_| format!("{}/../shared/tools/fault_proxy.py", env!("CARGO_MANIFEST_DIR")));
+        FaultProxy::start_script(&script, upstream)
+    }
+
+    /// `tests/support/fault_proxy_plus.py` (the shared proxy plus `skip`, `body` and `armedBy`
+    /// rule fields) in front of `upstream`.
+    pub fn start_plus(upstream: &str) -> anyhow::Result<FaultProxy> {
+        let script = format!("{}/tests/support/fault_proxy_plus.py", env!("CARGO_MANIFEST_DIR"));
+        FaultProxy::start_script(&script, upstream)
+    }
+
+    /// The proxy `script` in front of `upstream`.
+    pub fn start_script(script: &str, upstream: &str) -> anyhow::Result<FaultProxy> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let upstream_port = host_port(upstream)
             .rsplit(':')
@@ -187,7 +200,7 @@ impl FaultProxy {
             .unwrap_or("5055")
             .to_string();
         let child = Command::new("python3")
-            .arg(&script)
+            .arg(script)
             .arg(port.to_string())
             .arg(upstream_port)
             .stdin(Stdio::null())

@@ -36,6 +36,9 @@ pub struct AwsOptions {
     pub command: String,
     /// The first retry backoff; `None` keeps the SDK default (tests shorten it).
     pub initial_backoff: Option<Duration>,
+    /// Use the SDK's adaptive retry (client-side rate limiting on throttling) unless the user's
+    /// `AWS_RETRY_MODE` says otherwise: for drift runs that read many resources.
+    pub adaptive_retry: bool,
 }
 
 /// Counts API calls per `Service:Operation`, once per operation (retries are not counted).
@@ -205,6 +208,13 @@ impl Sessions {
         // The SDK's standard retry (3 attempts, throttling and 5xx retried) unless the user's
         // AWS_RETRY_MODE / AWS_MAX_ATTEMPTS or profile say otherwise.
         let mut base = loader.load().await;
+        if options.adaptive_retry && std::env::var_os("AWS_RETRY_MODE").is_none() {
+            let attempts = base.retry_config().map_or(3, RetryConfig::max_attempts);
+            base = base
+                .to_builder()
+                .retry_config(RetryConfig::adaptive().with_max_attempts(attempts))
+                .build();
+        }
         if let Some(backoff) = options.initial_backoff {
             let retry = base.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
             base = base
