@@ -367,6 +367,13 @@ fn probe(
             return;
         }
     }
+    if !plan.spec.context.is_empty() {
+        let names: Vec<&str> = plan.spec.context.keys().map(String::as_str).collect();
+        printer.status(&format!(
+            "probe: the live requests come from here and carry this machine's context, not the spec's ({}): a denial may come from that alone",
+            names.join(", ")
+        ));
+    }
     let keys = probe_keys(plan);
     if keys.is_empty() {
         printer.status("probe: no exact key to read (prefixes are not probed)");
@@ -394,4 +401,79 @@ pub fn all_allowed(plan: &Plan) -> bool {
     plan.expected
         .iter()
         .all(|expected| expected.decision == FinalDecision::Allowed)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+mod tests {
+    use super::*;
+
+    const WORLD: &str = include_str!("../../plans/examples/article-world.json");
+    const SPEC: &str = include_str!("../../plans/examples/report-reader.toml");
+
+    fn article_plan() -> Plan {
+        let world: World = serde_json::from_str(WORLD).unwrap();
+        let spec = crate::core::spec::Spec::parse(SPEC, "report-reader.toml").unwrap();
+        crate::core::plan::plan(&world, &spec, crate::core::plan::PlanOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn probe_keys_are_the_exact_readable_keys_once_each() {
+        let mut plan = article_plan();
+        // A duplicate, a head, a denied one and a put do not add keys.
+        let mut extra = plan.expected[0].clone();
+        plan.expected.push(extra.clone());
+        extra.action = S3Action::Head;
+        extra.key = "data/head.csv".into();
+        plan.expected.push(extra.clone());
+        extra.key = "data/denied.csv".into();
+        extra.decision = FinalDecision::Denied;
+        plan.expected.push(extra.clone());
+        extra.key = "data/put.csv".into();
+        extra.action = S3Action::Put;
+        extra.decision = FinalDecision::Allowed;
+        plan.expected.push(extra);
+        assert_eq!(
+            probe_keys(&plan),
+            ["data/report.csv", "data/summary.csv", "data/head.csv"],
+            "no `data/s3fix-probe` (it stands for the prefix), no list prefix"
+        );
+    }
+
+    #[test]
+    fn a_denied_probe_is_a_warning_naming_the_key() {
+        let probes = [
+            KeyProbe {
+                key: "a.csv".into(),
+                result: ProbeResult::Allowed,
+            },
+            KeyProbe {
+                key: "b.csv".into(),
+                result: ProbeResult::Denied {
+                    reason: "AccessDenied: Access Denied".into(),
+                },
+            },
+            KeyProbe {
+                key: "c.csv".into(),
+                result: ProbeResult::Failed {
+                    reason: "NotFound".into(),
+                },
+            },
+        ];
+        let lines = probe_lines("b", "arn:aws:iam::222222222222:role/app", &probes);
+        assert!(
+            !lines[0].0
+                && lines[0]
+                    .1
+                    .ends_with("`s3://b/a.csv` as `arn:aws:iam::222222222222:role/app`: allowed")
+        );
+        assert!(
+            lines[1].0
+                && lines[1].1.contains("`s3://b/b.csv`")
+                && lines[1].1.contains("was denied (AccessDenied")
+        );
+        assert!(
+            lines[2].0 && lines[2].1.contains("`s3://b/c.csv`") && lines[2].1.contains("failed: NotFound")
+        );
+    }
 }

@@ -275,7 +275,14 @@ fn collect_needs(
                     }
                 }
                 (Gate::BucketPolicy, Verdict::ImplicitDeny) => {
-                    needs.bucket.insert(access);
+                    // A foreign-owned object ignores bucket-policy Allows: once the ownership
+                    // switch lands, the next round sees whether a grant is still missing.
+                    let foreign_object = explanation.gates.iter().any(|other| {
+                        other.gate == Gate::AclOwnership && other.verdict == Verdict::ImplicitDeny
+                    });
+                    if !foreign_object {
+                        needs.bucket.insert(access);
+                    }
                 }
                 (Gate::AclOwnership, Verdict::ImplicitDeny) => needs.ownership = true,
                 (Gate::BlockPublicAccess, Verdict::ExplicitDeny) => block(

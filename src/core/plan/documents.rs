@@ -63,6 +63,32 @@ pub(super) fn grant_body(spec: &Spec, access: Access) -> Map<String, Value> {
 /// extended (its Resource values and `s3:prefix` values united), otherwise the statement is
 /// appended. Every other statement is kept exactly as it was.
 pub(super) fn upsert(statements: &mut Vec<Value>, statement: Value) {
+    // A statement with the same Sid but another condition (an operator pinned it, e.g. to a
+    // network) is left alone: the grant goes into a statement of its own, `Sid2`, `Sid3`, ….
+    let mut statement = statement;
+    if let Some(Value::String(base)) = statement.get("Sid").cloned() {
+        let mut number = 1;
+        loop {
+            let sid = if number == 1 {
+                base.clone()
+            } else {
+                format!("{base}{number}")
+            };
+            let clash = statements
+                .iter()
+                .find(|item| item.get("Sid").and_then(Value::as_str) == Some(sid.as_str()));
+            match clash {
+                Some(existing) if existing.get("Condition") != statement.get("Condition") => number += 1,
+                _ => {
+                    if let Some(object) = statement.as_object_mut() {
+                        object.insert("Sid".into(), Value::String(sid));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    let statement = statement;
     let sid = statement.get("Sid").cloned();
     let Some(existing) = statements
         .iter_mut()
@@ -71,10 +97,13 @@ pub(super) fn upsert(statements: &mut Vec<Value>, statement: Value) {
         statements.push(statement);
         return;
     };
-    let mut merged = statement.clone();
+    // The existing statement is the base: its conditions and every other element stay (an
+    // operator may have pinned it, e.g. to a network); only the listed values are united.
+    let mut merged = existing.clone();
     for path in [
         &["Resource"][..],
         &["Condition", "StringLike", "s3:prefix"][..],
+        &["Condition", "StringLike", "kms:EncryptionContext:aws:s3:arn"][..],
         &["Action"][..],
     ] {
         let old = path.iter().try_fold(&*existing, |value, key| value.get(key));
@@ -99,6 +128,36 @@ pub(super) fn upsert(statements: &mut Vec<Value>, statement: Value) {
         }
     }
     *existing = merged;
+}
+
+/// The `kms:EncryptionContext:aws:s3:arn` values S3 sends for the spec's objects: their object
+/// ARNs, or the bucket ARN where an S3 Bucket Key is used (the context is then the bucket).
+pub(super) fn encryption_context(spec: &Spec, bucket: &crate::core::world::Bucket) -> Vec<String> {
+    let covered = |key: &str| {
+        spec.keys.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => key.starts_with(prefix),
+            None => key == pattern,
+        })
+    };
+    let bucket_key = bucket
+        .default_encryption
+        .as_ref()
+        .is_some_and(|encryption| encryption.bucket_key_enabled)
+        || bucket
+            .objects
+            .iter()
+            .filter(|object| covered(&object.key))
+            .any(|object| {
+                object
+                    .encryption
+                    .as_ref()
+                    .is_some_and(|encryption| encryption.bucket_key_enabled)
+            });
+    if bucket_key {
+        vec![format!("arn:aws:s3:::{}", bucket.name)]
+    } else {
+        spec.object_arns()
+    }
 }
 
 pub(super) fn as_list(value: &Value) -> Vec<Value> {
@@ -148,6 +207,50 @@ pub(super) fn edit(
         security_sensitive,
         reason,
     }))
+}
+
+/// The Denies that keep an exemption to exactly the spec: the exempted principal stays denied,
+/// under the original Deny's condition, on every resource outside the spec (`NotResource`), and
+/// for every action outside the spec (`NotAction`).
+fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<Value> {
+    let mut scope = Vec::new();
+    let mut resources = spec.object_arns();
+    if spec.access_set().contains(&Access::List) {
+        resources.push(format!("arn:aws:s3:::{}", spec.bucket));
+    }
+    let actions: Vec<&str> = spec.access_set().iter().map(|access| access.action()).collect();
+    let base = |sid: String| {
+        let mut statement = Map::new();
+        statement.insert("Sid".into(), json!(sid));
+        statement.insert("Effect".into(), json!("Deny"));
+        statement.insert("Principal".into(), json!({"AWS": spec.principal}));
+        statement
+    };
+    let condition = deny.get("Condition").cloned();
+    let mut outside_resources = base(format!("S3fixDeny{index}OutsideSpecResources{name}"));
+    for element in ["Action", "NotAction"] {
+        if let Some(value) = deny.get(element) {
+            outside_resources.insert(element.into(), value.clone());
+        }
+    }
+    outside_resources.insert("NotResource".into(), json!(resources));
+    let mut outside_actions = base(format!("S3fixDeny{index}OutsideSpecActions{name}"));
+    let mut not_actions: Vec<Value> = deny.get("NotAction").map(as_list).unwrap_or_default();
+    not_actions.extend(actions.iter().map(|action| json!(action)));
+    outside_actions.insert("NotAction".into(), Value::Array(not_actions));
+    for element in ["Resource", "NotResource"] {
+        if let Some(value) = deny.get(element) {
+            outside_actions.insert(element.into(), value.clone());
+        }
+    }
+    for statement in [&mut outside_resources, &mut outside_actions] {
+        if let Some(condition) = &condition {
+            statement.insert("Condition".into(), condition.clone());
+        }
+    }
+    scope.push(Value::Object(outside_resources));
+    scope.push(Value::Object(outside_actions));
+    scope
 }
 
 /// Exempt exactly the principal from a Deny: `ArnNotEquals aws:PrincipalArn` joins its condition.
@@ -217,9 +320,13 @@ pub(super) fn edits_for(
             } else {
                 "S3fixKmsGenerateDataKey"
             };
+            // Through S3 only, and only for the spec's objects (the encryption context).
             upsert(
                 &mut statements,
-                json!({"Sid": sid, "Effect": "Allow", "Action": action, "Resource": keys}),
+                json!({"Sid": sid, "Effect": "Allow", "Action": action, "Resource": keys, "Condition": {
+                    "StringEquals": {"kms:ViaService": format!("s3.{}.amazonaws.com", bucket.region)},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": encryption_context(spec, bucket)},
+                }}),
             );
         }
         let mut what: Vec<&str> = needs.identity.iter().map(|access| access.action()).collect();
@@ -270,10 +377,13 @@ pub(super) fn edits_for(
                     "Principal": {"AWS": spec.principal},
                     "Action": action,
                     "Resource": "*",
-                    "Condition": {"StringEquals": {
-                        "kms:ViaService": format!("s3.{}.amazonaws.com", bucket.region),
-                        "kms:CallerAccount": spec.principal_account(),
-                    }},
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:ViaService": format!("s3.{}.amazonaws.com", bucket.region),
+                            "kms:CallerAccount": spec.principal_account(),
+                        },
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": encryption_context(spec, bucket)},
+                    },
                 }),
             );
         }
@@ -367,16 +477,21 @@ pub(super) fn edits_for(
         ));
     }
     let mut sensitive = false;
+    let mut companions = Vec::new();
     for (resource, index) in &needs.deny_exceptions {
         if *resource == bucket_resource
             && let Some(statement) = statements.get_mut(*index)
         {
+            companions.extend(exception_scope(statement, spec, *index, &name));
             exempt(statement, &spec.principal);
             sensitive = true;
             bucket_reasons.push(format!(
-                "statement {index} (a Deny) is narrowed to exempt exactly this principal"
+                "statement {index} (a Deny) is narrowed to exempt exactly this principal, for exactly the spec's actions and resources"
             ));
         }
+    }
+    for companion in companions {
+        upsert(&mut statements, companion);
     }
     edits.extend(ownership_edit);
     if !bucket_reasons.is_empty() {

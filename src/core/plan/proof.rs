@@ -156,9 +156,36 @@ fn caller_arn_for(spec: &Spec) -> String {
     }
 }
 
-/// Keys outside the requested patterns, next to them.
-fn outside_keys(spec: &Spec) -> Vec<String> {
+/// Keys outside the requested patterns: next to them, and those the bucket's policies name.
+fn outside_keys(spec: &Spec, world: &World) -> Vec<String> {
     let mut keys = vec!["s3fix-proof-outside/object".to_string()];
+    // Every object pattern a bucket-policy statement names, made concrete: an edit that touches
+    // such a statement (a Deny exemption) shows there.
+    let prefix = format!("arn:aws:s3:::{}/", spec.bucket);
+    if let Some(document) = world
+        .bucket(&spec.bucket)
+        .and_then(|bucket| bucket.policy.as_ref())
+    {
+        let statements = match document.get("Statement") {
+            Some(serde_json::Value::Array(items)) => items.clone(),
+            Some(single) => vec![single.clone()],
+            None => Vec::new(),
+        };
+        for statement in statements {
+            for element in ["Resource", "NotResource"] {
+                let values = match statement.get(element) {
+                    Some(serde_json::Value::Array(items)) => items.clone(),
+                    Some(single) => vec![single.clone()],
+                    None => Vec::new(),
+                };
+                for value in values.iter().filter_map(serde_json::Value::as_str) {
+                    if let Some(pattern) = value.strip_prefix(&prefix) {
+                        keys.push(pattern.replace('*', "s3fix-proof").replace('?', "x"));
+                    }
+                }
+            }
+        }
+    }
     for pattern in &spec.keys {
         match pattern.strip_suffix('*') {
             Some("") => {}
@@ -234,7 +261,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         S3Action::GetBucketPolicy,
     ];
     let mut keys: Vec<String> = built.probes.iter().map(|probe| probe.key.clone()).collect();
-    keys.extend(outside_keys(spec));
+    keys.extend(outside_keys(spec, before));
     keys.push(String::new());
     keys.sort();
     keys.dedup();

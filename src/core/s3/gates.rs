@@ -427,13 +427,21 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         &resource,
         &request.principal,
     ));
-    let ownership_unknown = unknown(ItemKind::OwnershipControls, &bucket.name).or_else(|| {
-        if request.action.is_object() {
-            unknown(ItemKind::ObjectAcl, &object_resource)
-        } else {
-            unknown(ItemKind::BucketAcl, &bucket.name)
-        }
-    });
+    // An object that could not be read (HeadObject denied) has an unknown owner and encryption.
+    let object_unknown = if matches!(request.action, S3Action::Get | S3Action::Head) {
+        unknown(ItemKind::Object, &object_resource)
+    } else {
+        None
+    };
+    let ownership_unknown = unknown(ItemKind::OwnershipControls, &bucket.name)
+        .or_else(|| {
+            if request.action.is_object() {
+                unknown(ItemKind::ObjectAcl, &object_resource)
+            } else {
+                unknown(ItemKind::BucketAcl, &bucket.name)
+            }
+        })
+        .or_else(|| object_unknown.clone().filter(|_| acls_enabled));
     gates.push(acl_gate(
         &s3,
         acls_enabled,
@@ -515,6 +523,17 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
             remedy: None,
             missing: Vec::new(),
         },
+    };
+    let kms_gate = match object_unknown.filter(|_| request.action == S3Action::Get) {
+        Some(reason) if kms_gate.verdict == Verdict::NotApplicable => GateReport {
+            gate: Gate::KmsKey,
+            verdict: Verdict::Unknown,
+            deciding: Vec::new(),
+            detail: format!("the object's encryption could not be read: {reason}"),
+            remedy: Some("re-run with a --bucket-role that may call s3:GetObject (HeadObject) on it".into()),
+            missing: Vec::new(),
+        },
+        _ => kms_gate,
     };
     gates.push(kms_gate);
 
