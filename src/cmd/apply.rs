@@ -44,6 +44,15 @@ pub struct Args {
     /// Print the number of AWS API calls on stderr.
     #[arg(long)]
     pub verbose: bool,
+    /// Override the AWS profile the plan was made with.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Override the region the plan was made with.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Override the endpoint the plan was made with (e.g. a local emulator).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
     /// After a verified apply, assume the principal's role (session `s3fix-probe`) and make a
     /// live `HeadObject` of each exact key it should now read; a refusal is a warning (IAM
     /// propagates slowly), never a rollback.
@@ -159,8 +168,21 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
             for step in outcome.manual_steps() {
                 printer.status(&format!("  - {step}"));
             }
+            for step in &outcome.operation.steps {
+                if let (StepState::RestoreFailed, Some(error)) = (step.state, &step.error) {
+                    printer.status(&format!(
+                        "  restoring {} failed: {error}",
+                        step.resource.describe()
+                    ));
+                }
+            }
+            let directory = outcome
+                .journal_path
+                .parent()
+                .map(|dir| dir.display().to_string())
+                .unwrap_or_default();
             printer.status(&format!(
-                "then retry with: s3fix rollback {} --journal-dir <dir>",
+                "then retry with: s3fix rollback {} --journal-dir {directory}",
                 outcome.operation.id
             ));
             ExitCode::RollbackIncomplete
@@ -266,7 +288,10 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         printer.status("No changes in this plan: nothing to apply.");
         return Ok(ExitCode::Success);
     }
-    let source = source_args(&plan.source, args.verbose);
+    let mut source = source_args(&plan.source, args.verbose);
+    source.profile = args.profile.clone().or(source.profile);
+    source.region = args.region.clone().or(source.region);
+    source.endpoint_url = args.endpoint_url.clone().or(source.endpoint_url);
     if let Some(path) = &source.world {
         let writer = SnapshotWriter::load(path)?;
         let mut observe_world = || Ok(writer.world());

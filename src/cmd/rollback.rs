@@ -28,6 +28,15 @@ pub struct Args {
     /// The journal directory.
     #[arg(long, value_name = "DIR", default_value = crate::journal::DEFAULT_DIRECTORY)]
     pub journal_dir: PathBuf,
+    /// Override the AWS profile the operation was applied with.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Override the region the operation was applied with.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Override the endpoint the operation was applied with.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 fn rollback_with<W: Writer>(
@@ -74,7 +83,10 @@ fn rollback_with<W: Writer>(
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let journal = Journal::new(&args.journal_dir);
     let (mut original, original_path) = journal.load(&args.operation)?;
-    let source = source_args(&original.source, false);
+    let mut source = source_args(&original.source, false);
+    source.profile = args.profile.clone().or(source.profile);
+    source.region = args.region.clone().or(source.region);
+    source.endpoint_url = args.endpoint_url.clone().or(source.endpoint_url);
     if let Some(path) = &source.world {
         let writer = SnapshotWriter::load(path)?;
         return rollback_with(args, &journal, &mut original, &original_path, &writer, printer);
