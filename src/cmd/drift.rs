@@ -176,7 +176,14 @@ fn source_key(source: &SourceArgs) -> String {
 
 /// Read every spec's world: once per world file; through AWS, one `observe_many` per set of
 /// roles, so specs that share a bucket, key or principal share its reads.
-fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> BTreeMap<String, Result<World, String>> {
+/// The worlds per source group, and the (bucket, principal) observations that failed alone.
+type Observed = (
+    BTreeMap<String, Result<World, String>>,
+    BTreeMap<(String, String), String>,
+);
+
+fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
+    let mut failed: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut groups: BTreeMap<String, (SourceArgs, Vec<ObserveRequest>)> = BTreeMap::new();
     for (_, loaded) in specs {
         let Ok((spec, source)) = loaded else { continue };
@@ -209,7 +216,26 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> BTreeMap<String, Resu
                 let mut options = source.aws_options("drift");
                 options.adaptive_retry = true;
                 let adapter = AwsAdapter::connect(&options).await?;
-                let world = adapter.observe_many(&requests).await;
+                let world = match adapter.observe_many(&requests).await {
+                    Ok(world) => Ok(world),
+                    // One bad spec (a missing bucket or principal) must not hide the others:
+                    // observe each alone, and report the failures per spec.
+                    Err(_) => {
+                        let mut merged = World::new();
+                        for request in &requests {
+                            match adapter.observe(request).await {
+                                Ok(world) => merged.merge(world),
+                                Err(error) => {
+                                    failed.insert(
+                                        (request.bucket.clone(), request.principal_arn.clone()),
+                                        error.to_string(),
+                                    );
+                                }
+                            }
+                        }
+                        Ok(merged)
+                    }
+                };
                 anyhow::Ok((world, adapter.call_counts()))
             })?;
             if source.verbose {
@@ -219,11 +245,11 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> BTreeMap<String, Resu
                     requests.len()
                 ));
             }
-            Ok(world?)
+            world
         })();
         worlds.insert(key, world.map_err(|error| format!("{error:#}")));
     }
-    worlds
+    (worlds, failed)
 }
 
 /// Re-plan one spec against the world as it is now and apply the fix transactionally.
@@ -299,7 +325,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
     let _lock = lock(&args.lock)?;
     let specs = load_specs(args);
-    let worlds = observe_all(&specs, printer);
+    let (worlds, failed) = observe_all(&specs, printer);
     let journal = Journal::new(&args.journal_dir);
     let mut reports = Vec::new();
     for (path, loaded) in &specs {
@@ -311,6 +337,16 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
                 resources: Vec::new(),
                 message: Some(error.clone()),
             },
+            Ok((spec, _)) if failed.contains_key(&(spec.bucket.clone(), spec.principal.clone())) => {
+                SpecReport {
+                    spec: spec_name,
+                    status: Status::Error,
+                    resources: Vec::new(),
+                    message: failed
+                        .get(&(spec.bucket.clone(), spec.principal.clone()))
+                        .cloned(),
+                }
+            }
             Ok((spec, source)) => match worlds.get(&source_key(source)) {
                 Some(Ok(world)) => match plan(world, spec, PlanOptions::default()) {
                     Ok(planned) if planned.is_empty() => SpecReport {

@@ -131,6 +131,9 @@ enum First<'a> {
     Org(usize, Result<org::OrgPolicies, Failure>),
 }
 
+/// A `HeadObject` answer: a missing object is an error, another failure an unknown item.
+type HeadRead = Result<Result<Option<Encryption>, Failure>, AdapterError>;
+
 /// Results of phase 2.
 enum Second<'a> {
     Policy(&'a str, Result<Option<Value>, Failure>),
@@ -138,11 +141,7 @@ enum Second<'a> {
     Pab(&'a str, Result<Option<PublicAccessBlock>, Failure>),
     Acl(&'a str, Result<Acl, Failure>),
     Encryption(&'a str, Result<Option<Encryption>, Failure>),
-    Head(
-        &'a str,
-        &'a str,
-        Result<Result<Option<Encryption>, Failure>, AdapterError>,
-    ),
+    Head(&'a str, &'a str, HeadRead),
 }
 
 /// Results of phase 3.
@@ -285,8 +284,7 @@ pub(super) async fn observe_many(
         }
     }
     let mut bucket_reads: BTreeMap<&str, BucketReads> = BTreeMap::new();
-    let mut heads: BTreeMap<(&str, &str), Result<Result<Option<Encryption>, Failure>, AdapterError>> =
-        BTreeMap::new();
+    let mut heads: BTreeMap<(&str, &str), HeadRead> = BTreeMap::new();
     for result in bounded(tasks, limit).await {
         match result {
             Second::Policy(bucket, read) => bucket_reads.entry(bucket).or_default().policy = Some(read),
