@@ -225,6 +225,21 @@ fn compile_text(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
     parse_policy_text(text, kind)
 }
 
+/// `group[index]`, without formatting machinery for the common small indexes (this runs for
+/// every policy of every case).
+fn indexed_name(group: &str, index: usize) -> String {
+    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    let mut name = String::with_capacity(group.len() + 4);
+    name.push_str(group);
+    name.push('[');
+    match DIGITS.get(index) {
+        Some(digit) => name.push_str(digit),
+        None => name.push_str(&index.to_string()),
+    }
+    name.push(']');
+    name
+}
+
 /// A case's policies, compiled.
 struct Compiled {
     identity: Vec<(String, CompiledPolicy)>,
@@ -346,7 +361,7 @@ pub fn evaluate_case(
 fn compile_all(case: &CaseInput, key_policy: bool, cache: &mut PolicyCache) -> Result<Compiled, PolicyError> {
     let mut identity = Vec::with_capacity(case.identity_policies.len());
     for (index, raw) in case.identity_policies.iter().enumerate() {
-        let name = format!("identityPolicies[{index}]");
+        let name = indexed_name("identityPolicies", index);
         let compiled = cache.get(raw, PolicyKind::Identity);
         checked(&compiled, &name)?;
         identity.push((name, compiled));
@@ -374,7 +389,7 @@ fn compile_all(case: &CaseInput, key_policy: bool, cache: &mut PolicyCache) -> R
     let resource = optional(case.resource_policy, resource_kind, "resourcePolicy")?;
     let mut scps = Vec::with_capacity(case.scps.len());
     for (level, raw) in case.scps.iter().enumerate() {
-        let name = format!("scps[{level}]");
+        let name = indexed_name("scps", level);
         let mut policies = Vec::new();
         if raw.get().starts_with('[') {
             let documents: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|error| PolicyError {
@@ -395,7 +410,7 @@ fn compile_all(case: &CaseInput, key_policy: bool, cache: &mut PolicyCache) -> R
     }
     let mut rcps = Vec::with_capacity(case.rcps.len());
     for (index, raw) in case.rcps.iter().enumerate() {
-        let name = format!("rcps[{index}]");
+        let name = indexed_name("rcps", index);
         let compiled = cache.get(raw, PolicyKind::Rcp);
         checked(&compiled, &name)?;
         rcps.push((name, compiled));
