@@ -710,3 +710,54 @@ async fn a_failed_verification_rolls_back_every_step() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A prefix pattern (`*`) is planned from the objects really under it: both SSE-KMS objects are
+/// sampled through ListObjectsV2, so both key policies are granted, and apply (which observes
+/// the objects the plan read) verifies and succeeds.
+#[tokio::test]
+async fn a_prefix_pattern_is_planned_from_the_objects_under_it() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let fixture = fixture(&moto.endpoint, "s3fix-apply-prefix").await?;
+    let directory = tempfile::tempdir()?;
+    let spec = fixture
+        .spec()
+        .replace("keys = [\"a.csv\", \"b.csv\"]", "keys = [\"*\"]");
+    std::fs::write(directory.path().join("spec.toml"), spec)?;
+    let output = s3fix(
+        directory.path(),
+        &[
+            "plan",
+            "spec.toml",
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+            "-o",
+            "plan.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "plan: {}", stderr(&output));
+    let plan: Plan = serde_json::from_str(&std::fs::read_to_string(directory.path().join("plan.json"))?)?;
+    let key_edits: Vec<&ResourceRef> = plan
+        .edits
+        .iter()
+        .map(|edit| &edit.resource)
+        .filter(|resource| matches!(resource, ResourceRef::KeyPolicy { .. }))
+        .collect();
+    assert_eq!(
+        key_edits.len(),
+        2,
+        "both objects' keys are granted: {key_edits:?}"
+    );
+    assert!(
+        plan.fingerprints
+            .iter()
+            .any(|f| matches!(&f.resource, ResourceRef::Object { key, .. } if key == "b.csv")),
+        "the sampled objects are fingerprinted"
+    );
+    let applied = s3fix(directory.path(), &["apply", "plan.json", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    Ok(())
+}

@@ -305,13 +305,24 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     let adapter = runtime.block_on(AwsAdapter::connect(&options))?;
     let spec = plan.spec.clone();
+    // The objects the plan read (its exact keys and the objects it sampled under prefixes),
+    // so the fingerprints compare like with like.
+    let mut keys: Vec<String> = spec
+        .keys
+        .iter()
+        .filter(|key| !key.ends_with('*'))
+        .cloned()
+        .collect();
+    for recorded in &plan.fingerprints {
+        if let crate::core::plan::ResourceRef::Object { bucket, key } = &recorded.resource
+            && *bucket == spec.bucket
+            && !keys.contains(key)
+        {
+            keys.push(key.clone());
+        }
+    }
     let mut observe_world = || -> anyhow::Result<World> {
-        let keys = spec
-            .keys
-            .iter()
-            .filter(|key| !key.ends_with('*'))
-            .cloned()
-            .collect();
+        let keys = keys.clone();
         let request = crate::adapter::ObserveRequest {
             bucket: spec.bucket.clone(),
             keys,

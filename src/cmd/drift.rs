@@ -184,29 +184,16 @@ type Observed = (
 
 fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
     let mut failed: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut groups: BTreeMap<String, (SourceArgs, Vec<ObserveRequest>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (SourceArgs, Vec<&Spec>)> = BTreeMap::new();
     for (_, loaded) in specs {
         let Ok((spec, source)) = loaded else { continue };
         let entry = groups
             .entry(source_key(source))
             .or_insert_with(|| (source.clone(), Vec::new()));
-        let keys = spec
-            .keys
-            .iter()
-            .filter(|key| !key.ends_with('*'))
-            .cloned()
-            .collect();
-        let request = ObserveRequest {
-            bucket: spec.bucket.clone(),
-            keys,
-            principal_arn: spec.principal.clone(),
-        };
-        if !entry.1.contains(&request) {
-            entry.1.push(request);
-        }
+        entry.1.push(spec);
     }
     let mut worlds = BTreeMap::new();
-    for (key, (source, requests)) in groups {
+    for (key, (source, group_specs)) in groups {
         let world = (|| -> anyhow::Result<World> {
             if let Some(path) = &source.world {
                 return Ok(SnapshotWriter::load(path)?.world());
@@ -216,6 +203,19 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                 let mut options = source.aws_options("drift");
                 options.adaptive_retry = true;
                 let adapter = AwsAdapter::connect(&options).await?;
+                // Each spec's exact keys and a sample of the objects under its prefixes.
+                let mut requests: Vec<ObserveRequest> = Vec::new();
+                for spec in &group_specs {
+                    let keys = crate::exec::observe::spec_keys(&adapter, spec, printer).await;
+                    let request = ObserveRequest {
+                        bucket: spec.bucket.clone(),
+                        keys,
+                        principal_arn: spec.principal.clone(),
+                    };
+                    if !requests.contains(&request) {
+                        requests.push(request);
+                    }
+                }
                 let world = match adapter.observe_many(&requests).await {
                     Ok(world) => Ok(world),
                     // One bad spec (a missing bucket or principal) must not hide the others:
@@ -240,9 +240,9 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
             })?;
             if source.verbose {
                 printer.status(&format!(
-                    "{} AWS API calls for {} observation(s)",
+                    "{} AWS API calls for {} spec(s)",
                     counts.values().sum::<u64>(),
-                    requests.len()
+                    group_specs.len()
                 ));
             }
             world
@@ -303,12 +303,7 @@ fn fix_spec(spec: &Spec, source: &SourceArgs, journal: &Journal) -> anyhow::Resu
     }
     let runtime = runtime()?;
     let adapter = runtime.block_on(AwsAdapter::connect(&source.aws_options("drift")))?;
-    let keys: Vec<String> = spec
-        .keys
-        .iter()
-        .filter(|key| !key.ends_with('*'))
-        .cloned()
-        .collect();
+    let keys = runtime.block_on(crate::exec::observe::spec_keys(&adapter, spec, &Printer::new()));
     let request = ObserveRequest {
         bucket: spec.bucket.clone(),
         keys,

@@ -1,11 +1,9 @@
 //! `s3fix plan`: the minimal, proven edits that grant an access spec.
 
-use crate::adapter::ObserveRequest;
-use crate::adapter::snapshot::SnapshotAdapter;
 use crate::core::plan::{Plan, PlanOptions, PlanSource, plan};
 use crate::core::spec::Spec;
 use crate::core::world::World;
-use crate::exec::observe::{SourceArgs, observe};
+use crate::exec::observe::SourceArgs;
 use crate::exit::ExitCode;
 use crate::fsutil::write_atomically;
 use crate::printer::Printer;
@@ -83,21 +81,7 @@ pub fn world_for(
     command: &str,
     printer: &Printer,
 ) -> anyhow::Result<World> {
-    if let Some(path) = &source.world {
-        return Ok(SnapshotAdapter::load(path)?.world().clone());
-    }
-    let keys = spec
-        .keys
-        .iter()
-        .filter(|key| !key.ends_with('*'))
-        .cloned()
-        .collect();
-    let request = ObserveRequest {
-        bucket: spec.bucket.clone(),
-        keys,
-        principal_arn: spec.principal.clone(),
-    };
-    observe(source, &request, command, printer)
+    crate::exec::observe::observe_spec(source, spec, command, printer)
 }
 
 /// The plan's record of its source (no secrets: role ARNs and settings only).

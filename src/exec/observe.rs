@@ -95,3 +95,78 @@ pub fn observe(
     }
     Ok(world)
 }
+
+/// Objects sampled under each prefix pattern of a spec (`data/*`): enough to see their owners
+/// and encryption without reading a large bucket.
+pub const PREFIX_SAMPLE: i32 = 20;
+
+/// The keys to observe for a spec through AWS: its exact keys, and up to [`PREFIX_SAMPLE`]
+/// objects under each prefix pattern. A prefix that cannot be listed is warned about, and the
+/// plan then stands on the bucket's settings for it.
+pub async fn spec_keys(
+    adapter: &AwsAdapter,
+    spec: &crate::core::spec::Spec,
+    printer: &Printer,
+) -> Vec<String> {
+    let mut keys: Vec<String> = spec
+        .keys
+        .iter()
+        .filter(|key| !key.ends_with('*'))
+        .cloned()
+        .collect();
+    for pattern in &spec.keys {
+        let Some(prefix) = pattern.strip_suffix('*') else {
+            continue;
+        };
+        match adapter.sample_keys(&spec.bucket, prefix, PREFIX_SAMPLE).await {
+            Ok(found) => {
+                for key in found {
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+            }
+            Err(error) => printer.warn(&format!("{error}; objects under `{pattern}` are not observed")),
+        }
+    }
+    keys
+}
+
+/// Read the world for a spec: the whole world file, or both accounts through AWS (the spec's
+/// exact keys and a sample of the objects under its prefixes).
+pub fn observe_spec(
+    source: &SourceArgs,
+    spec: &crate::core::spec::Spec,
+    command: &str,
+    printer: &Printer,
+) -> anyhow::Result<World> {
+    if let Some(path) = &source.world {
+        return Ok(SnapshotAdapter::load(path)?.world().clone());
+    }
+    let options = source.aws_options(command);
+    let (world, counts) = runtime()?.block_on(async {
+        let adapter = AwsAdapter::connect(&options).await?;
+        let keys = spec_keys(&adapter, spec, printer).await;
+        let request = ObserveRequest {
+            bucket: spec.bucket.clone(),
+            keys,
+            principal_arn: spec.principal.clone(),
+        };
+        let world = adapter.observe(&request).await;
+        anyhow::Ok((world, adapter.call_counts()))
+    })?;
+    if source.verbose {
+        printer.status(&format!("{} AWS API calls", counts.values().sum::<u64>()));
+        for (operation, count) in &counts {
+            printer.status(&format!("  {count:>4} {operation}"));
+        }
+    }
+    let world = world?;
+    for unknown in &world.unknown {
+        printer.warn(&format!(
+            "could not read {:?} of `{}`: {}",
+            unknown.item, unknown.resource, unknown.reason
+        ));
+    }
+    Ok(world)
+}

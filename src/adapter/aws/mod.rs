@@ -7,6 +7,7 @@
 mod error;
 mod iam;
 mod kms;
+pub mod list;
 mod many;
 mod org;
 pub mod probe;
