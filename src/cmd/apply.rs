@@ -432,13 +432,6 @@ fn probe(
     }
 }
 
-/// Whether every expected decision of the plan is `Allowed` (used by drift).
-pub fn all_allowed(plan: &Plan) -> bool {
-    plan.expected
-        .iter()
-        .all(|expected| expected.decision == FinalDecision::Allowed)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 mod tests {

@@ -3,7 +3,7 @@
 //! each restore verified, going on past a failing restore and reporting all of them.
 
 use crate::adapter::Writer;
-use crate::core::plan::{Plan, PlanSource, ResourceRef};
+use crate::core::plan::{Plan, ResourceRef};
 use crate::core::policy::canonical::{canonical, fingerprint};
 use crate::journal::{
     Journal, Operation, OperationKind, OperationStatus, Step, StepState, new_operation_id, now_text,
@@ -343,9 +343,4 @@ pub fn begin_rollback<W: Writer>(
     };
     let path = journal.record(&operation)?;
     Ok((operation, path))
-}
-
-/// The source a journaled operation was applied to.
-pub fn source_of(operation: &Operation) -> &PlanSource {
-    &operation.source
 }
