@@ -217,6 +217,12 @@ fn setup() -> tempfile::TempDir {
     directory
 }
 
+/// The journal files (operations) of a directory: `.s3fix/journal/*.json` (lock files live in
+/// `.s3fix/journal/locks/`).
+fn journals(directory: &std::path::Path) -> Vec<std::path::PathBuf> {
+    Journal::new(&directory.join(".s3fix/journal")).operations()
+}
+
 fn read_world(directory: &std::path::Path) -> World {
     serde_json::from_str(&std::fs::read_to_string(directory.join("world.json")).unwrap()).unwrap()
 }
@@ -236,18 +242,9 @@ fn apply_then_rollback_restores_the_world_file_byte_for_byte() {
         std::fs::read(directory.path().join("world.json")).unwrap(),
         original
     );
-    let journal: Vec<_> = std::fs::read_dir(directory.path().join(".s3fix/journal"))
-        .unwrap()
-        .collect();
+    let journal = journals(directory.path());
     assert_eq!(journal.len(), 1);
-    let id = journal[0]
-        .as_ref()
-        .unwrap()
-        .path()
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .to_string();
+    let id = journal[0].file_stem().unwrap().to_string_lossy().to_string();
     let rolled = s3fix(&["rollback", &id], directory.path());
     assert_eq!(
         rolled.status.code(),
@@ -285,7 +282,7 @@ fn a_stale_plan_is_refused_with_zero_writes() {
         before
     );
     assert!(
-        !directory.path().join(".s3fix").exists(),
+        journals(directory.path()).is_empty(),
         "no journal: nothing was written"
     );
 }
@@ -312,12 +309,7 @@ fn rollback_refuses_a_resource_changed_after_the_apply_unless_forced() {
             .code(),
         Some(0)
     );
-    let id = std::fs::read_dir(directory.path().join(".s3fix/journal"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let id = journals(directory.path())[0].clone();
     let id = id.file_stem().unwrap().to_string_lossy().to_string();
     let mut edited = read_world(directory.path());
     edited.buckets[0].policy.as_mut().unwrap()["Id"] = Value::String("edited-after-apply".into());
@@ -327,10 +319,14 @@ fn rollback_refuses_a_resource_changed_after_the_apply_unless_forced() {
     )
     .unwrap();
     let refused = s3fix(&["rollback", &id], directory.path());
-    assert_eq!(refused.status.code(), Some(1));
+    // Compare and restore: the changed bucket policy is left alone and named with both values;
+    // the rest is restored; the rollback is incomplete (exit 4).
+    assert_eq!(refused.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("bucket policy of `my-bucket`") && stderr.contains("--force"),
+        stderr.contains("bucket policy of `my-bucket` changed since this operation wrote it")
+            && stderr.contains("edited-after-apply")
+            && stderr.contains("--force"),
         "{stderr}"
     );
     let forced = s3fix(&["rollback", &id, "--force"], directory.path());
@@ -360,12 +356,7 @@ mod crash {
             !output.status.success(),
             "the process was killed at the failpoint"
         );
-        let journal = std::fs::read_dir(directory.join(".s3fix/journal"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let journal = journals(directory)[0].clone();
         let operation: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
         assert_eq!(operation["status"], "inProgress");
@@ -437,12 +428,7 @@ mod crash {
             .output()
             .unwrap();
         assert!(!output.status.success());
-        let journal = std::fs::read_dir(directory.path().join(".s3fix/journal"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let journal = journals(directory.path())[0].clone();
         let id = journal.file_stem().unwrap().to_string_lossy().to_string();
         let rolled = s3fix(&["rollback", &id], directory.path());
         assert_eq!(

@@ -51,7 +51,9 @@ fn drifted_then_fixed_then_in_sync() {
         "drift without --fix writes nothing"
     );
 
-    let fixed = s3fix(
+    // The article's fix switches Object Ownership: security-sensitive, so an unattended fix
+    // leaves it for review (exit 2, nothing written) unless --allow-security-sensitive.
+    let review = s3fix(
         &[
             "drift",
             SPEC,
@@ -64,15 +66,47 @@ fn drifted_then_fixed_then_in_sync() {
         ],
         directory.path(),
     );
+    assert_eq!(review.status.code(), Some(2));
+    let json = report(&review);
+    assert_eq!(json["specs"][0]["status"], "needsReview");
+    let message = json["specs"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Object Ownership of `my-bucket`") && message.contains("--allow-security-sensitive"),
+        "{message}"
+    );
+    assert!(
+        json["specs"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|resource| resource["securitySensitive"] == true)
+    );
+    assert_eq!(
+        std::fs::read(directory.path().join("world.json")).unwrap(),
+        untouched,
+        "a security-sensitive fix is not applied unattended"
+    );
+
+    let fixed = s3fix(
+        &[
+            "drift",
+            SPEC,
+            "--world",
+            "world.json",
+            "--fix",
+            "--yes",
+            "--allow-security-sensitive",
+            "--output",
+            "json",
+        ],
+        directory.path(),
+    );
     assert_eq!(fixed.status.code(), Some(2), "drift was found (and fixed)");
     assert_eq!(report(&fixed)["specs"][0]["status"], "fixed");
     assert!(
-        directory
-            .path()
-            .join(".s3fix/journal")
-            .read_dir()
-            .unwrap()
-            .count()
+        s3fix::journal::Journal::new(&directory.path().join(".s3fix/journal"))
+            .operations()
+            .len()
             == 1,
         "the fix is journaled"
     );

@@ -195,6 +195,27 @@ pub enum AdapterError {
         #[source]
         source: std::io::Error,
     },
+    /// A world (file or AWS answer) holds something over a limit.
+    #[error(
+        "{origin}: {source} (hint: s3fix refuses inputs over AWS's limits and its own bounds: check the file or the resource)"
+    )]
+    OverLimit {
+        /// The world file, or `AWS`.
+        origin: String,
+        /// The limit.
+        #[source]
+        source: crate::core::limits::LimitError,
+    },
+    /// A world file is larger than s3fix reads.
+    #[error("world file `{}` is {size} bytes, over the limit of {limit} bytes (hint: a world holds one investigation: snapshot only the bucket and principal involved)", path.display())]
+    WorldFileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A world file is not a valid world.
     #[error("world file `{}` is invalid at line {line} column {column}: {message}", path.display())]
     ParseWorldFile {

@@ -26,10 +26,20 @@ impl SnapshotAdapter {
 
     /// Load and validate a world file.
     pub fn load(path: &Path) -> Result<SnapshotAdapter, AdapterError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AdapterError::ReadWorldFile {
+        let read_error = |source| AdapterError::ReadWorldFile {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let size = std::fs::metadata(path).map_err(read_error)?.len();
+        let limit = crate::core::limits::MAX_WORLD_FILE_BYTES;
+        if size > limit {
+            return Err(AdapterError::WorldFileTooLarge {
+                path: path.to_path_buf(),
+                size,
+                limit,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
         SnapshotAdapter::parse(&text, path)
     }
 
@@ -50,6 +60,10 @@ impl SnapshotAdapter {
             });
         }
         let world: World = serde_json::from_str(text).map_err(parse_error)?;
+        crate::core::limits::check_world(&world).map_err(|source| AdapterError::OverLimit {
+            origin: format!("world file `{}`", path.display()),
+            source,
+        })?;
         Ok(SnapshotAdapter { world })
     }
 

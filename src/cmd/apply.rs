@@ -1,14 +1,15 @@
-//! `s3fix apply`: apply a saved plan transactionally, verify it, roll back on any failure.
+//! `s3fix apply`: apply a saved plan transactionally — re-planned and re-proved first, under
+//! locks — verify it, and roll back on any failure or interrupt.
 
-use crate::adapter::Writer;
 use crate::adapter::aws::AwsAdapter;
 use crate::adapter::aws::probe::{KeyProbe, ProbeResult};
-use crate::adapter::snapshot::SnapshotWriter;
-use crate::core::plan::{Plan, PlanSource, fingerprint_of};
-use crate::core::s3::{FinalDecision, S3Action, explain};
-use crate::core::world::World;
-use crate::exec::apply::{Calls, Outcome, begin, run as run_steps};
-use crate::exec::observe::{SourceArgs, runtime};
+use crate::core::plan::Plan;
+use crate::core::plan::verify::is_security_sensitive;
+use crate::core::s3::{FinalDecision, S3Action};
+use crate::exec::apply::{Applied, ApplyRequest, Outcome, apply_plan};
+use crate::exec::lock::LocalLock;
+use crate::exec::observe::runtime;
+use crate::exec::source::{AwsSource, Operator, Source, for_recorded};
 use crate::exit::ExitCode;
 use crate::journal::{Journal, OperationStatus, StepState};
 use crate::printer::Printer;
@@ -16,15 +17,23 @@ use crate::render;
 use anyhow::{Context as _, bail};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-/// Apply a saved plan: refuse it if anything it read has changed; show the diff and ask (or
-/// --yes); write each step in a safe order (identity policy, key policy, ownership, bucket
-/// policy last), journaling the before-state first; verify; roll back on any failure.
+/// Apply a saved plan. The plan file is a request, not an authority: apply re-reads the world,
+/// re-plans from the file's spec and options and refuses (zero writes) unless the result equals
+/// the file and its proof passes now. It names where it will write, asks (or --yes; a
+/// security-sensitive edit needs `yes` typed), takes a lock on every bucket, principal and key it
+/// writes, and writes each step in a safe order (identity policy, key policy, ownership, bucket
+/// policy last), journaling the before-state first; verifies; rolls back on any failure. Ctrl-C
+/// stops before the next write and rolls back; a second Ctrl-C exits at once.
 ///
-/// Exit codes: 0 applied and verified; 1 error before any write (stale plan, bad file, no
-/// confirmation); 3 failed and fully rolled back; 4 rollback incomplete (the journal and the
-/// manual steps are printed).
+/// An endpoint recorded in the plan is used only when you give it too (--endpoint-url or
+/// AWS_ENDPOINT_URL); plain HTTP only to a loopback address. A world path is resolved against
+/// the plan file's directory; --world FILE applies to another world file (re-planned there).
+///
+/// Exit codes: 0 applied and verified; 1 error before any write (stale or edited plan, bad
+/// file, held lock, no confirmation); 3 failed or interrupted and fully rolled back; 4 rollback
+/// incomplete (the journal and the manual steps are printed).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The plan file written by `s3fix plan -o`.
@@ -35,7 +44,7 @@ pub struct Args {
     /// Finish an interrupted apply: the operation id (or journal file) it was journaled under.
     #[arg(long, value_name = "OPERATION")]
     pub resume: Option<String>,
-    /// The journal directory.
+    /// The journal directory (lock files live in its `locks/`).
     #[arg(long, value_name = "DIR", default_value = crate::journal::DEFAULT_DIRECTORY)]
     pub journal_dir: PathBuf,
     /// How long to wait for IAM's eventual consistency when verifying (seconds).
@@ -44,13 +53,16 @@ pub struct Args {
     /// Print the number of AWS API calls on stderr.
     #[arg(long)]
     pub verbose: bool,
-    /// Override the AWS profile the plan was made with.
+    /// Apply to this world file instead of the one the plan names (re-planned and re-proved).
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// The AWS profile (else the plan's, named in the target line).
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
-    /// Override the region the plan was made with.
+    /// The region (else the plan's).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Override the endpoint the plan was made with (e.g. a local emulator).
+    /// The endpoint; required when the plan names one, and must equal it.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// After a verified apply, assume the principal's role (session `s3fix-probe`) and make a
@@ -60,59 +72,10 @@ pub struct Args {
     pub probe: bool,
 }
 
-/// The command-line source options equivalent to a plan's recorded source.
-pub fn source_args(source: &PlanSource, verbose: bool) -> SourceArgs {
-    SourceArgs {
-        world: source.world.as_ref().map(PathBuf::from),
-        bucket_role: source.bucket_role.clone(),
-        caller_role: source.caller_role.clone(),
-        external_id: source.external_id.clone(),
-        profile: source.profile.clone(),
-        region: source.region.clone(),
-        endpoint_url: source.endpoint_url.clone(),
-        verbose,
-    }
-}
-
-/// The resources a plan read that differ now (stale), each described.
-pub fn stale_resources(plan: &Plan, world: &World) -> Vec<String> {
-    plan.fingerprints
-        .iter()
-        .filter(|recorded| {
-            fingerprint_of(world, &recorded.resource).map_or(true, |now| now != recorded.fingerprint)
-        })
-        .map(|recorded| recorded.resource.describe())
-        .collect()
-}
-
-/// Whether the plan's expected decisions hold in a world; the failures otherwise.
-pub fn expectations_failing(plan: &Plan, world: &World) -> Vec<String> {
-    let mut failing = Vec::new();
-    for expected in &plan.expected {
-        let request = crate::core::s3::S3Request {
-            principal: expected.principal.clone(),
-            action: expected.action,
-            bucket: plan.spec.bucket.clone(),
-            key: expected.key.clone(),
-            context: crate::core::plan::caller_context(&plan.spec),
-        };
-        match explain(world, &request) {
-            Ok(explanation) if explanation.decision == expected.decision => {}
-            Ok(explanation) => failing.push(format!(
-                "{} `{}` is {:?}, expected {:?}",
-                expected.action.iam_action(),
-                expected.key,
-                explanation.decision,
-                expected.decision
-            )),
-            Err(error) => failing.push(error.to_string()),
-        }
-    }
-    failing
-}
-
-fn confirm(args: &Args, printer: &Printer) -> anyhow::Result<()> {
-    if args.yes {
+/// Ask before writing: `y` for ordinary plans; `yes` typed out when an edit is
+/// security-sensitive (it narrows a Deny or changes how every object is authorized).
+pub fn confirm(plan: &Plan, yes: bool, printer: &Printer) -> anyhow::Result<()> {
+    if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
@@ -120,12 +83,28 @@ fn confirm(args: &Args, printer: &Printer) -> anyhow::Result<()> {
             "refusing to apply without confirmation: no terminal to ask on (hint: review with s3fix show, then pass --yes)"
         );
     }
-    let answer = dialoguer::Confirm::new()
-        .with_prompt("Apply these changes?")
-        .default(false)
-        .interact()
-        .context("cannot read the confirmation")?;
-    if !answer {
+    let sensitive = plan
+        .edits
+        .iter()
+        .filter(|edit| is_security_sensitive(edit))
+        .count();
+    let accepted = if sensitive > 0 {
+        let answer: String = dialoguer::Input::new()
+            .with_prompt(format!(
+                "{sensitive} edit(s) are security-sensitive. Type `yes` to apply"
+            ))
+            .allow_empty(true)
+            .interact_text()
+            .context("cannot read the confirmation")?;
+        answer.trim() == "yes"
+    } else {
+        dialoguer::Confirm::new()
+            .with_prompt("Apply these changes?")
+            .default(false)
+            .interact()
+            .context("cannot read the confirmation")?
+    };
+    if !accepted {
         printer.status("Nothing applied.");
         bail!("apply cancelled: nothing was written");
     }
@@ -135,11 +114,12 @@ fn confirm(args: &Args, printer: &Printer) -> anyhow::Result<()> {
 /// Report an outcome and choose the exit code.
 pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
     let path = outcome.journal_path.display();
-    match outcome.operation.status {
-        OperationStatus::Applied => {
+    let operation = &outcome.operation;
+    match operation.status {
+        OperationStatus::Applied | OperationStatus::Complete => {
             printer.status(&format!(
                 "Applied and verified {} step(s); journal `{path}`.",
-                outcome.operation.steps.len()
+                operation.steps.len()
             ));
             ExitCode::Success
         }
@@ -147,196 +127,109 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
             for failure in &outcome.failures {
                 printer.status(&format!("error: {failure}"));
             }
-            let restored = outcome
-                .operation
+            let restored = operation
                 .steps
                 .iter()
                 .filter(|step| step.state == StepState::Restored)
                 .count();
+            let why = if outcome.interrupted {
+                "Interrupted"
+            } else {
+                "Failed"
+            };
             printer.status(&format!(
-                "Failed; rolled back {restored} step(s): the resources are as before. Journal `{path}`."
+                "{why}; rolled back {restored} step(s): the resources are as before. Journal `{path}`."
             ));
             ExitCode::RolledBack
         }
-        OperationStatus::RollbackIncomplete | OperationStatus::InProgress => {
+        OperationStatus::RollbackIncomplete | OperationStatus::InProgress | OperationStatus::Interrupted => {
             for failure in &outcome.failures {
                 printer.status(&format!("error: {failure}"));
             }
-            printer.status(&format!(
-                "Failed, and the rollback is incomplete. Journal `{path}`. Manual steps:"
-            ));
+            for step in &operation.steps {
+                if let (StepState::Refused | StepState::RestoreFailed, Some(error)) =
+                    (step.state, &step.error)
+                {
+                    printer.status(&format!("error: {error}"));
+                }
+            }
+            let why = if outcome.interrupted {
+                "Interrupted"
+            } else {
+                "Failed"
+            };
+            let what =
+                if operation.kind == crate::journal::OperationKind::Rollback && outcome.failures.is_empty() {
+                    "The rollback is incomplete".to_string()
+                } else {
+                    format!("{why}, and the rollback is incomplete")
+                };
+            printer.status(&format!("{what}. Journal `{path}`. Manual steps:"));
             for step in outcome.manual_steps() {
                 printer.status(&format!("  - {step}"));
-            }
-            for step in &outcome.operation.steps {
-                if let (StepState::RestoreFailed, Some(error)) = (step.state, &step.error) {
-                    printer.status(&format!(
-                        "  restoring {} failed: {error}",
-                        step.resource.describe()
-                    ));
-                }
             }
             let directory = outcome
                 .journal_path
                 .parent()
                 .map(|dir| dir.display().to_string())
                 .unwrap_or_default();
+            let target = operation.rollback_of.as_deref().unwrap_or(&operation.id);
             printer.status(&format!(
-                "then retry with: s3fix rollback {} --journal-dir {directory}",
-                outcome.operation.id
+                "then retry with: s3fix rollback {target} --journal-dir {directory}"
             ));
             ExitCode::RollbackIncomplete
         }
     }
 }
 
-/// Apply with any writer; `observe_world` re-reads the world for staleness and verification.
-fn apply_with<W: Writer>(
-    args: &Args,
-    plan: &Plan,
-    writer: &W,
-    observe_world: &mut dyn FnMut() -> anyhow::Result<World>,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let journal = Journal::new(&args.journal_dir);
-    let resumed = match &args.resume {
-        Some(id) => {
-            let (operation, _) = journal.load(id)?;
-            if operation.status != OperationStatus::InProgress {
-                bail!(
-                    "operation `{}` is not in progress ({:?}): nothing to resume",
-                    operation.id,
-                    operation.status
-                );
-            }
-            Some(operation)
-        }
-        None => None,
-    };
-    // A resumed apply already wrote some steps: rewind them (their before-values are journaled)
-    // to compare the rest of the world with what the plan read.
-    let mut current = observe_world()?;
-    for step in resumed.iter().flat_map(|operation| operation.steps.iter()) {
-        if matches!(step.state, StepState::Written | StepState::Writing) {
-            crate::core::plan::set_value(&mut current, &step.resource, step.before.as_ref())?;
-        }
-    }
-    let stale = stale_resources(plan, &current);
-    if !stale.is_empty() {
-        bail!(
-            "plan is stale: {} changed since the plan was made (hint: run s3fix plan again)",
-            stale.join(", ")
-        );
-    }
-    printer.data(&render::plan::text(plan, render::use_colour()))?;
-    confirm(args, printer)?;
-    let runtime = runtime()?;
-    let calls = Calls {
-        writer,
-        runtime: &runtime,
-    };
-    let operation = match resumed {
-        Some(operation) => operation,
-        None => {
-            begin(
-                &journal,
-                plan,
-                Some(args.plan.display().to_string()),
-                SystemTime::now(),
-            )?
-            .0
-        }
-    };
-    let timeout = Duration::from_secs(args.verify_timeout);
-    let mut verify = || verify_with_backoff(plan, observe_world, timeout, printer);
-    let outcome = run_steps(&calls, &journal, operation, &mut verify)?;
-    Ok(report(&outcome, printer))
-}
-
-/// Re-observe and re-evaluate until the expected decisions hold or the timeout passes (IAM is
-/// eventually consistent), with a doubling backoff.
-fn verify_with_backoff(
-    plan: &Plan,
-    observe_world: &mut dyn FnMut() -> anyhow::Result<World>,
-    timeout: Duration,
-    printer: &Printer,
-) -> Vec<String> {
-    let started = std::time::Instant::now();
-    let mut wait = Duration::from_secs(2);
-    loop {
-        let failing = match observe_world() {
-            Ok(world) => expectations_failing(plan, &world),
-            Err(error) => vec![format!("cannot re-read the world to verify: {error:#}")],
-        };
-        if failing.is_empty() || started.elapsed() + wait > timeout {
-            return failing;
-        }
-        printer.status(&format!(
-            "verifying: not yet ({}); waiting {}s for IAM to propagate",
-            failing.join("; "),
-            wait.as_secs()
-        ));
-        std::thread::sleep(wait);
-        wait = (wait * 2).min(Duration::from_secs(16));
-    }
-}
-
 /// Run `s3fix apply`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let plan = crate::cmd::show::read_plan(&args.plan)?;
-    if plan.is_empty() {
+    if plan.is_empty() && args.resume.is_none() {
         printer.status("No changes in this plan: nothing to apply.");
         return Ok(ExitCode::Success);
     }
-    let mut source = source_args(&plan.source, args.verbose);
-    source.profile = args.profile.clone().or(source.profile);
-    source.region = args.region.clone().or(source.region);
-    source.endpoint_url = args.endpoint_url.clone().or(source.endpoint_url);
-    if let Some(path) = &source.world {
-        let writer = SnapshotWriter::load(path)?;
-        let mut observe_world = || Ok(writer.world());
-        let code = apply_with(args, &plan, &writer, &mut observe_world, printer)?;
-        if args.probe && code == ExitCode::Success {
-            printer.warn("no live probe: the plan was made from a world file, not from AWS");
-        }
-        return Ok(code);
-    }
-    let options = source.aws_options("apply");
-    let runtime = runtime()?;
-    let adapter = runtime.block_on(AwsAdapter::connect(&options))?;
-    let spec = plan.spec.clone();
-    // The objects the plan read (its exact keys and the objects it sampled under prefixes),
-    // so the fingerprints compare like with like.
-    let mut keys: Vec<String> = spec
-        .keys
-        .iter()
-        .filter(|key| !key.ends_with('*'))
-        .cloned()
-        .collect();
-    for recorded in &plan.fingerprints {
-        if let crate::core::plan::ResourceRef::Object { bucket, key } = &recorded.resource
-            && *bucket == spec.bucket
-            && !keys.contains(key)
-        {
-            keys.push(key.clone());
-        }
-    }
-    let mut observe_world = || -> anyhow::Result<World> {
-        let keys = keys.clone();
-        let request = crate::adapter::ObserveRequest {
-            bucket: spec.bucket.clone(),
-            keys,
-            principal_arn: spec.principal.clone(),
-        };
-        Ok(runtime.block_on(crate::adapter::Adapter::observe(&adapter, &request))?)
+    let operator = Operator {
+        world: args.world.clone(),
+        profile: args.profile.clone(),
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        verbose: args.verbose,
     };
-    let code = apply_with(args, &plan, &adapter, &mut observe_world, printer)?;
+    let source = for_recorded(&plan.source, &args.plan, &operator)?;
+    let journal = Journal::new(&args.journal_dir);
+    let lock = LocalLock::for_journal(&args.journal_dir);
+    let request = ApplyRequest {
+        plan: &plan,
+        plan_file: Some(&args.plan),
+        source: &source,
+        journal: &journal,
+        lock: &lock,
+        resume: args.resume.as_deref(),
+        verify_timeout: Duration::from_secs(args.verify_timeout),
+        command: "apply",
+        printer,
+    };
+    let mut ask = |replanned: &Plan, target: &str| -> anyhow::Result<()> {
+        printer.data(&render::plan::text(replanned, render::use_colour()))?;
+        printer.status(&format!("target: {target}"));
+        confirm(replanned, args.yes, printer)
+    };
+    let outcome = match apply_plan(&request, &mut ask)? {
+        Applied::Nothing => {
+            printer.status("No changes in this plan: nothing to apply.");
+            return Ok(ExitCode::Success);
+        }
+        Applied::Done(outcome) => outcome,
+    };
+    let code = report(&outcome, printer);
     if args.probe && code == ExitCode::Success {
-        probe(&plan, &adapter, &options, &runtime, printer);
-    }
-    if args.verbose {
-        let counts = adapter.call_counts();
-        printer.status(&format!("{} AWS API calls", counts.values().sum::<u64>()));
+        match &source {
+            Source::World(_) => {
+                printer.warn("no live probe: the plan was applied to a world file, not to AWS");
+            }
+            Source::Aws(aws) => probe(&plan, aws, printer),
+        }
     }
     Ok(code)
 }
@@ -386,13 +279,7 @@ pub fn probe_lines(bucket: &str, principal: &str, probes: &[KeyProbe]) -> Vec<(b
 }
 
 /// `--probe`: act as the principal and read each expected key live; report, never fail.
-fn probe(
-    plan: &Plan,
-    adapter: &AwsAdapter,
-    options: &crate::adapter::aws::AwsOptions,
-    runtime: &tokio::runtime::Runtime,
-    printer: &Printer,
-) {
+fn probe(plan: &Plan, aws: &AwsSource, printer: &Printer) {
     let principal = &plan.spec.principal;
     match crate::adapter::PrincipalRef::parse(principal) {
         Ok(reference) if reference.is_role() => {}
@@ -415,7 +302,23 @@ fn probe(
         printer.status("probe: no exact key to read (prefixes are not probed)");
         return;
     }
-    match runtime.block_on(adapter.probe_head_objects(options, principal, &plan.spec.bucket, &keys)) {
+    let options = aws.options("apply");
+    let probed = runtime().and_then(|runtime| {
+        runtime.block_on(async {
+            let adapter = AwsAdapter::connect(&options).await?;
+            Ok(adapter
+                .probe_head_objects(&options, principal, &plan.spec.bucket, &keys)
+                .await)
+        })
+    });
+    let probed = match probed {
+        Ok(probed) => probed,
+        Err(error) => {
+            printer.warn(&format!("cannot probe: {error:#}"));
+            return;
+        }
+    };
+    match probed {
         Ok(probes) => {
             for (warning, line) in probe_lines(&plan.spec.bucket, principal, &probes) {
                 if warning {
@@ -436,6 +339,7 @@ fn probe(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 mod tests {
     use super::*;
+    use crate::core::world::World;
 
     const WORLD: &str = include_str!("../../plans/examples/article-world.json");
     const SPEC: &str = include_str!("../../plans/examples/report-reader.toml");

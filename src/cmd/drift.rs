@@ -3,14 +3,17 @@
 
 use crate::adapter::aws::AwsAdapter;
 use crate::adapter::snapshot::SnapshotWriter;
-use crate::adapter::{Adapter, ObserveRequest, Writer};
-use crate::cmd::apply::expectations_failing;
-use crate::cmd::plan::{plan_source, read_spec, source_for};
+use crate::adapter::{Adapter, ObserveRequest};
+use crate::cmd::plan::read_spec;
+use crate::cmd::source::SourceArgs;
+use crate::core::plan::verify::is_security_sensitive;
 use crate::core::plan::{Plan, PlanOptions, plan};
 use crate::core::spec::Spec;
 use crate::core::world::World;
-use crate::exec::apply::{Calls, begin, run as run_steps};
-use crate::exec::observe::{SourceArgs, runtime};
+use crate::exec::apply::{Applied, ApplyRequest, apply_plan};
+use crate::exec::lock::LocalLock;
+use crate::exec::observe::runtime;
+use crate::exec::source::Source;
 use crate::exit::ExitCode;
 use crate::journal::{Journal, OperationStatus};
 use crate::printer::Printer;
@@ -19,12 +22,17 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::Duration;
 
 /// Check every access spec for drift; with --fix --yes, correct it transactionally.
 ///
-/// Exit codes: 0 every spec in sync; 2 drift found (fixed or not: each drifted spec and
-/// resource is reported); 1 error (a spec could not be read or planned, or the lock is held);
+/// Fixes go through the same transactional apply as `s3fix apply` (re-planned, re-proved,
+/// locked, journaled, verified, rolled back on failure). A security-sensitive edit (a narrowed
+/// Deny, an Object Ownership switch) is never applied unattended unless
+/// --allow-security-sensitive: it is reported as needing review.
+///
+/// Exit codes: 0 every spec in sync; 2 drift found (fixed, or needing review: each drifted spec
+/// and resource is reported); 1 error (a spec could not be read or planned, or a lock is held);
 /// 3 a fix failed and was rolled back; 4 a fix failed and its rollback is incomplete.
 ///
 /// Example crontab line (hourly, JSON report kept, non-zero exit mailed by cron):
@@ -49,6 +57,13 @@ pub struct Args {
     /// The journal directory for fixes.
     #[arg(long, value_name = "DIR", default_value = crate::journal::DEFAULT_DIRECTORY)]
     pub journal_dir: PathBuf,
+    /// With --fix: also apply security-sensitive edits (a narrowed Deny, an Object Ownership
+    /// switch); without it they are reported as needing review.
+    #[arg(long)]
+    pub allow_security_sensitive: bool,
+    /// How long a fix waits for IAM's eventual consistency when verifying (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub verify_timeout: u64,
     /// Where to read the world from (a spec's own roles fill in what is not given).
     #[command(flatten)]
     pub source: SourceArgs,
@@ -71,6 +86,8 @@ pub enum Status {
     InSync,
     /// Changes are needed.
     Drifted,
+    /// Changes are needed, but they are security-sensitive: not applied unattended.
+    NeedsReview,
     /// Changes were applied and verified.
     Fixed,
     /// The fix failed and was rolled back.
@@ -91,10 +108,12 @@ pub struct DriftedResource {
     pub operation: crate::core::plan::Operation,
     /// Why the edit is needed.
     pub reason: String,
+    /// Whether the edit is security-sensitive.
+    pub security_sensitive: bool,
 }
 
 /// A spec file with its parsed spec and source, or why it could not be read.
-type LoadedSpec = (PathBuf, Result<(Spec, SourceArgs), String>);
+type LoadedSpec = (PathBuf, Result<(Spec, Source), String>);
 
 /// One spec in the report.
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +128,9 @@ pub struct SpecReport {
     /// The error, or the journal of a fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The plan's warnings (findings that do not stop it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The drift report.
@@ -151,17 +173,18 @@ fn drifted(plan: &Plan) -> Vec<DriftedResource> {
             resource: edit.resource.describe(),
             operation: edit.operation,
             reason: edit.reason.clone(),
+            security_sensitive: is_security_sensitive(edit),
         })
         .collect()
 }
 
 /// Every spec with its source (CLI options, filled in by the spec's own roles).
-fn load_specs(args: &Args) -> Vec<LoadedSpec> {
+fn load_specs(args: &Args, base: &Source) -> Vec<LoadedSpec> {
     args.specs
         .iter()
         .map(|path| {
             let loaded = read_spec(path).map(|spec| {
-                let source = source_for(&spec, &args.source);
+                let source = base.with_spec(&spec);
                 (spec, source)
             });
             (path.clone(), loaded.map_err(|error| format!("{error:#}")))
@@ -170,8 +193,8 @@ fn load_specs(args: &Args) -> Vec<LoadedSpec> {
 }
 
 /// The key that groups specs read through the same sessions.
-fn source_key(source: &SourceArgs) -> String {
-    format!("{:?}", crate::cmd::plan::plan_source(source))
+fn source_key(source: &Source) -> String {
+    format!("{source:?}")
 }
 
 /// Read every spec's world: once per world file; through AWS, one `observe_many` per set of
@@ -184,7 +207,7 @@ type Observed = (
 
 fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
     let mut failed: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut groups: BTreeMap<String, (SourceArgs, Vec<&Spec>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (Source, Vec<&Spec>)> = BTreeMap::new();
     for (_, loaded) in specs {
         let Ok((spec, source)) = loaded else { continue };
         let entry = groups
@@ -195,12 +218,13 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
     let mut worlds = BTreeMap::new();
     for (key, (source, group_specs)) in groups {
         let world = (|| -> anyhow::Result<World> {
-            if let Some(path) = &source.world {
-                return Ok(SnapshotWriter::load(path)?.world());
-            }
+            let aws = match &source {
+                Source::World(path) => return Ok(SnapshotWriter::load(path)?.world()),
+                Source::Aws(aws) => aws,
+            };
             let runtime = runtime()?;
             let (world, counts) = runtime.block_on(async {
-                let mut options = source.aws_options("drift");
+                let mut options = aws.options("drift");
                 options.adaptive_retry = true;
                 let adapter = AwsAdapter::connect(&options).await?;
                 // Each spec's exact keys and a sample of the objects under its prefixes.
@@ -216,7 +240,7 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                         requests.push(request);
                     }
                 }
-                let world = match adapter.observe_many(&requests).await {
+                let world: anyhow::Result<World> = match adapter.observe_many(&requests).await {
                     Ok(world) => Ok(world),
                     // One bad spec (a missing bucket or principal) must not hide the others:
                     // observe each alone, and report the failures per spec.
@@ -238,47 +262,52 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                 };
                 anyhow::Ok((world, adapter.call_counts()))
             })?;
-            if source.verbose {
+            if aws.verbose {
                 printer.status(&format!(
                     "{} AWS API calls for {} spec(s)",
                     counts.values().sum::<u64>(),
                     group_specs.len()
                 ));
             }
-            world
+            crate::exec::observe::checked(world?)
         })();
         worlds.insert(key, world.map_err(|error| format!("{error:#}")));
     }
     (worlds, failed)
 }
 
-/// Re-plan one spec against the world as it is now and apply the fix transactionally.
-fn fix<W: Writer>(
-    spec: &Spec,
-    source: &SourceArgs,
-    writer: &W,
-    observe_world: &mut dyn FnMut() -> anyhow::Result<World>,
+/// Apply one spec's plan through the same transactional apply as `s3fix apply`: it re-reads
+/// the world, re-plans and re-proves, takes the locks, journals, verifies, rolls back.
+fn fix(
+    args: &Args,
+    planned: &Plan,
+    source: &Source,
     journal: &Journal,
-) -> anyhow::Result<(Status, String)> {
-    let world = observe_world()?;
-    let mut planned = plan(&world, spec, PlanOptions::default())?;
-    planned.source = plan_source(source);
-    if planned.is_empty() {
-        return Ok((Status::InSync, "already in sync when fixing".into()));
-    }
-    let runtime = runtime()?;
-    let calls = Calls {
-        writer,
-        runtime: &runtime,
+    printer: &Printer,
+) -> (Status, String) {
+    let mut planned = planned.clone();
+    planned.source = source.plan_source(None);
+    let lock = LocalLock::for_journal(&args.journal_dir);
+    let request = ApplyRequest {
+        plan: &planned,
+        plan_file: None,
+        source,
+        journal,
+        lock: &lock,
+        resume: None,
+        verify_timeout: Duration::from_secs(args.verify_timeout),
+        command: "drift",
+        printer,
     };
-    let (operation, _) = begin(journal, &planned, None, SystemTime::now())?;
-    let mut verify = || match observe_world() {
-        Ok(world) => expectations_failing(&planned, &world),
-        Err(error) => vec![format!("cannot re-read the world to verify: {error:#}")],
+    // --fix needs --yes: nothing to ask.
+    let mut confirmed = |_: &Plan, _: &str| Ok(());
+    let outcome = match apply_plan(&request, &mut confirmed) {
+        Ok(Applied::Nothing) => return (Status::InSync, "already in sync when fixing".into()),
+        Ok(Applied::Done(outcome)) => outcome,
+        Err(error) => return (Status::Error, format!("{error:#}")),
     };
-    let outcome = run_steps(&calls, journal, operation, &mut verify)?;
     let journal_text = format!("journal `{}`", outcome.journal_path.display());
-    Ok(match outcome.operation.status {
+    match outcome.operation.status {
         OperationStatus::Applied => (Status::Fixed, journal_text),
         OperationStatus::RolledBack => (
             Status::FixRolledBack,
@@ -292,25 +321,7 @@ fn fix<W: Writer>(
                 outcome.manual_steps().join("; ")
             ),
         ),
-    })
-}
-
-fn fix_spec(spec: &Spec, source: &SourceArgs, journal: &Journal) -> anyhow::Result<(Status, String)> {
-    if let Some(path) = &source.world {
-        let writer = SnapshotWriter::load(path)?;
-        let mut observe_world = || Ok(writer.world());
-        return fix(spec, source, &writer, &mut observe_world, journal);
     }
-    let runtime = runtime()?;
-    let adapter = runtime.block_on(AwsAdapter::connect(&source.aws_options("drift")))?;
-    let keys = runtime.block_on(crate::exec::observe::spec_keys(&adapter, spec, &Printer::new()));
-    let request = ObserveRequest {
-        bucket: spec.bucket.clone(),
-        keys,
-        principal_arn: spec.principal.clone(),
-    };
-    let mut observe_world = || Ok(runtime.block_on(adapter.observe(&request))?);
-    fix(spec, source, &adapter, &mut observe_world, journal)
 }
 
 /// Run `s3fix drift`.
@@ -319,81 +330,73 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         bail!("--fix needs --yes: drift runs unattended and never asks (hint: review with s3fix plan first)");
     }
     let _lock = lock(&args.lock)?;
-    let specs = load_specs(args);
+    let base = args.source.resolve()?;
+    let specs = load_specs(args, &base);
     let (worlds, failed) = observe_all(&specs, printer);
     let journal = Journal::new(&args.journal_dir);
     let mut reports = Vec::new();
     for (path, loaded) in &specs {
-        let spec_name = path.display().to_string();
-        let report = match loaded {
-            Err(error) => SpecReport {
-                spec: spec_name,
-                status: Status::Error,
-                resources: Vec::new(),
-                message: Some(error.clone()),
-            },
-            Ok((spec, _)) if failed.contains_key(&(spec.bucket.clone(), spec.principal.clone())) => {
-                SpecReport {
-                    spec: spec_name,
-                    status: Status::Error,
-                    resources: Vec::new(),
-                    message: failed
-                        .get(&(spec.bucket.clone(), spec.principal.clone()))
-                        .cloned(),
-                }
-            }
-            Ok((spec, source)) => match worlds.get(&source_key(source)) {
-                Some(Ok(world)) => match plan(world, spec, PlanOptions::default()) {
-                    Ok(planned) if planned.is_empty() => SpecReport {
-                        spec: spec_name,
-                        status: Status::InSync,
-                        resources: Vec::new(),
-                        message: None,
-                    },
-                    Ok(planned) => {
-                        let resources = drifted(&planned);
-                        if args.fix {
-                            let (status, message) = match fix_spec(spec, source, &journal) {
-                                Ok(result) => result,
-                                Err(error) => (Status::Error, format!("{error:#}")),
-                            };
-                            SpecReport {
-                                spec: spec_name,
-                                status,
-                                resources,
-                                message: Some(message),
-                            }
-                        } else {
-                            SpecReport {
-                                spec: spec_name,
-                                status: Status::Drifted,
-                                resources,
-                                message: None,
-                            }
-                        }
-                    }
-                    Err(error) => SpecReport {
-                        spec: spec_name,
-                        status: Status::Error,
-                        resources: Vec::new(),
-                        message: Some(error.to_string()),
-                    },
-                },
-                Some(Err(error)) => SpecReport {
-                    spec: spec_name,
-                    status: Status::Error,
-                    resources: Vec::new(),
-                    message: Some(error.clone()),
-                },
-                None => SpecReport {
-                    spec: spec_name,
-                    status: Status::Error,
-                    resources: Vec::new(),
-                    message: Some("not observed".into()),
-                },
-            },
+        let report = |status: Status, message: Option<String>| SpecReport {
+            spec: path.display().to_string(),
+            status,
+            resources: Vec::new(),
+            message,
+            warnings: Vec::new(),
         };
-        reports.push(report);
+        let (spec, source) = match loaded {
+            Err(error) => {
+                reports.push(report(Status::Error, Some(error.clone())));
+                continue;
+            }
+            Ok(loaded) => loaded,
+        };
+        if let Some(error) = failed.get(&(spec.bucket.clone(), spec.principal.clone())) {
+            reports.push(report(Status::Error, Some(error.clone())));
+            continue;
+        }
+        let world = match worlds.get(&source_key(source)) {
+            Some(Ok(world)) => world,
+            Some(Err(error)) => {
+                reports.push(report(Status::Error, Some(error.clone())));
+                continue;
+            }
+            None => {
+                reports.push(report(Status::Error, Some("not observed".into())));
+                continue;
+            }
+        };
+        let planned = match plan(world, spec, PlanOptions::default()) {
+            Ok(planned) => planned,
+            Err(error) => {
+                reports.push(report(Status::Error, Some(error.to_string())));
+                continue;
+            }
+        };
+        let mut spec_report = report(Status::InSync, None);
+        spec_report.warnings.clone_from(&planned.warnings);
+        if !planned.is_empty() {
+            spec_report.resources = drifted(&planned);
+            let sensitive: Vec<String> = planned
+                .edits
+                .iter()
+                .filter(|edit| is_security_sensitive(edit))
+                .map(|edit| edit.resource.describe())
+                .collect();
+            if !args.fix {
+                spec_report.status = Status::Drifted;
+            } else if !sensitive.is_empty() && !args.allow_security_sensitive {
+                spec_report.status = Status::NeedsReview;
+                spec_report.message = Some(format!(
+                    "not fixed unattended: security-sensitive edit(s) to {} (hint: review with s3fix plan and apply it, or pass --allow-security-sensitive)",
+                    sensitive.join(", ")
+                ));
+            } else {
+                let (status, message) = fix(args, &planned, source, &journal, printer);
+                spec_report.status = status;
+                spec_report.message = Some(message);
+            }
+        }
+        reports.push(spec_report);
     }
     let mut summary = BTreeMap::new();
     for report in &reports {
@@ -420,7 +423,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         ExitCode::Error
     } else if statuses
         .iter()
-        .any(|status| matches!(status, Status::Drifted | Status::Fixed))
+        .any(|status| matches!(status, Status::Drifted | Status::Fixed | Status::NeedsReview))
     {
         ExitCode::Denied
     } else {
@@ -435,11 +438,20 @@ fn text(report: &Report) -> String {
         for resource in &spec.resources {
             out.push_str(&format!(
                 "  {:?} {}: {}\n",
-                resource.operation, resource.resource, resource.reason
+                resource.operation,
+                resource.resource,
+                if resource.security_sensitive {
+                    format!("{} [security-sensitive]", resource.reason)
+                } else {
+                    resource.reason.clone()
+                }
             ));
         }
         if let Some(message) = &spec.message {
             out.push_str(&format!("  {message}\n"));
+        }
+        for warning in &spec.warnings {
+            out.push_str(&format!("  warning: {warning}\n"));
         }
     }
     let summary: Vec<String> = report

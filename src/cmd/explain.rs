@@ -1,9 +1,10 @@
 //! `s3fix explain`: which gate denies a request, and which statement decided.
 
 use crate::adapter::ObserveRequest;
+use crate::cmd::source::SourceArgs;
 use crate::core::eval::ContextEntry;
 use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
-use crate::exec::observe::{SourceArgs, observe};
+use crate::exec::observe::observe;
 use crate::exit::ExitCode;
 use crate::printer::Printer;
 use crate::render;
@@ -101,7 +102,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         keys,
         principal_arn: args.principal.clone(),
     };
-    let world = observe(&args.source, &observe_request, "explain", printer)?;
+    let world = observe(&args.source.resolve()?, &observe_request, "explain", printer)?;
     let request = S3Request {
         principal: args.principal.clone(),
         action,

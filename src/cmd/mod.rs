@@ -8,3 +8,4 @@ pub mod rollback;
 pub mod show;
 pub mod simulate;
 pub mod snapshot;
+pub mod source;

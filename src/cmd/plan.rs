@@ -1,9 +1,10 @@
 //! `s3fix plan`: the minimal, proven edits that grant an access spec.
 
-use crate::core::plan::{Plan, PlanOptions, PlanSource, plan};
+use crate::cmd::source::SourceArgs;
+use crate::core::plan::{Plan, PlanOptions, plan};
 use crate::core::spec::Spec;
 use crate::core::world::World;
-use crate::exec::observe::SourceArgs;
+use crate::exec::source::Source;
 use crate::exit::ExitCode;
 use crate::fsutil::write_atomically;
 use crate::printer::Printer;
@@ -55,46 +56,9 @@ pub fn read_spec(path: &Path) -> anyhow::Result<Spec> {
     Ok(Spec::parse(&text, &path.display().to_string())?)
 }
 
-/// The spec's roles fill in what the command line leaves unset.
-pub fn source_for(spec: &Spec, source: &SourceArgs) -> SourceArgs {
-    let mut merged = source.clone();
-    if merged.bucket_role.is_none() {
-        merged.bucket_role.clone_from(&spec.bucket_account.role);
-    }
-    if merged.caller_role.is_none() {
-        merged.caller_role.clone_from(&spec.caller_account.role);
-    }
-    if merged.external_id.is_none() {
-        merged.external_id = spec
-            .bucket_account
-            .external_id
-            .clone()
-            .or_else(|| spec.caller_account.external_id.clone());
-    }
-    merged
-}
-
 /// Read the world a spec needs: the whole world file, or both accounts through AWS.
-pub fn world_for(
-    spec: &Spec,
-    source: &SourceArgs,
-    command: &str,
-    printer: &Printer,
-) -> anyhow::Result<World> {
+pub fn world_for(spec: &Spec, source: &Source, command: &str, printer: &Printer) -> anyhow::Result<World> {
     crate::exec::observe::observe_spec(source, spec, command, printer)
-}
-
-/// The plan's record of its source (no secrets: role ARNs and settings only).
-pub fn plan_source(source: &SourceArgs) -> PlanSource {
-    PlanSource {
-        world: source.world.as_ref().map(|path| path.display().to_string()),
-        bucket_role: source.bucket_role.clone(),
-        caller_role: source.caller_role.clone(),
-        external_id: source.external_id.clone(),
-        profile: source.profile.clone(),
-        region: source.region.clone(),
-        endpoint_url: source.endpoint_url.clone(),
-    }
 }
 
 /// Serialize a plan as the plan file's text.
@@ -107,13 +71,13 @@ pub fn plan_text(plan: &Plan) -> anyhow::Result<String> {
 /// Run `s3fix plan`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let spec = read_spec(&args.spec)?;
-    let source = source_for(&spec, &args.source);
+    let source = args.source.resolve()?.with_spec(&spec);
     let world = world_for(&spec, &source, "plan", printer)?;
     let options = PlanOptions {
         allow_deny_exception: args.allow_deny_exception,
     };
     let mut planned = plan(&world, &spec, options)?;
-    planned.source = plan_source(&source);
+    planned.source = source.plan_source(args.out.as_deref());
     match args.output {
         Format::Text => printer.data(&render::plan::text(&planned, render::use_colour()))?,
         Format::Json => printer.data(&plan_text(&planned)?)?,

@@ -1,23 +1,22 @@
 //! `s3fix rollback`: restore the before-state of an applied or interrupted operation.
 
-use crate::adapter::Writer;
-use crate::adapter::aws::AwsAdapter;
-use crate::adapter::snapshot::SnapshotWriter;
-use crate::cmd::apply::{report, source_args};
-use crate::exec::apply::{Calls, begin_rollback, run as run_steps};
-use crate::exec::observe::runtime;
+use crate::cmd::apply::report;
+use crate::exec::apply::{RollbackRequest, RolledBack, rollback_operation};
+use crate::exec::lock::LocalLock;
+use crate::exec::source::{Operator, for_recorded};
 use crate::exit::ExitCode;
-use crate::journal::{Journal, Operation, OperationStatus};
+use crate::journal::{Journal, OperationStatus};
 use crate::printer::Printer;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
-/// Restore what an apply replaced, as a new journaled operation. Refuses (unless --force) where
-/// a resource changed after the apply wrote it, naming it. Works after a crash at any point of
-/// an apply.
+/// Restore what an apply replaced, as a new journaled operation, under the same locks as apply.
+/// Compare and restore: a resource is restored only while it holds what the apply wrote; one
+/// changed since is reported with both values and left alone (exit 4) unless --force. Works
+/// after a crash or interrupt at any point of an apply.
 ///
-/// Exit codes: 0 restored and verified; 1 error (nothing written); 3 a restore step failed and
-/// the rollback's own steps were undone; 4 incomplete (manual steps printed).
+/// Exit codes: 0 restored and verified (or nothing to restore); 1 error (nothing written);
+/// 3 a restore step failed and the rollback's own steps were undone; 4 incomplete (a resource
+/// changed since, or a restore failed: manual steps printed).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The operation id (e.g. `op-20261128T063712123Z-4242`) or its journal file.
@@ -28,69 +27,61 @@ pub struct Args {
     /// The journal directory.
     #[arg(long, value_name = "DIR", default_value = crate::journal::DEFAULT_DIRECTORY)]
     pub journal_dir: PathBuf,
-    /// Override the AWS profile the operation was applied with.
+    /// Restore into this world file instead of the one the operation names.
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// The AWS profile (else the operation's).
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
-    /// Override the region the operation was applied with.
+    /// The region (else the operation's).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Override the endpoint the operation was applied with.
+    /// The endpoint; required when the operation names one, and must equal it.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-}
-
-fn rollback_with<W: Writer>(
-    args: &Args,
-    journal: &Journal,
-    original: &mut Operation,
-    original_path: &std::path::Path,
-    writer: &W,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let runtime = runtime()?;
-    let calls = Calls {
-        writer,
-        runtime: &runtime,
-    };
-    let (operation, _) = begin_rollback(&calls, journal, original, args.force, SystemTime::now())?;
-    if operation.steps.is_empty() {
-        printer.status(&format!(
-            "Nothing to restore: every resource of `{}` is already as it was before.",
-            original.id
-        ));
-        original.status = OperationStatus::RolledBack;
-        journal.record(original)?;
-        return Ok(ExitCode::Success);
-    }
-    let mut no_verify = Vec::new;
-    let outcome = run_steps(&calls, journal, operation, &mut no_verify)?;
-    if outcome.operation.status == OperationStatus::Applied {
-        original.status = OperationStatus::RolledBack;
-        journal.record(original)?;
-        printer.status(&format!(
-            "Restored {} resource(s) of `{}` (journal `{}`; original `{}`).",
-            outcome.operation.steps.len(),
-            original.id,
-            outcome.journal_path.display(),
-            original_path.display()
-        ));
-        return Ok(ExitCode::Success);
-    }
-    Ok(report(&outcome, printer))
 }
 
 /// Run `s3fix rollback`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let journal = Journal::new(&args.journal_dir);
-    let (mut original, original_path) = journal.load(&args.operation)?;
-    let mut source = source_args(&original.source, false);
-    source.profile = args.profile.clone().or(source.profile);
-    source.region = args.region.clone().or(source.region);
-    source.endpoint_url = args.endpoint_url.clone().or(source.endpoint_url);
-    if let Some(path) = &source.world {
-        let writer = SnapshotWriter::load(path)?;
-        return rollback_with(args, &journal, &mut original, &original_path, &writer, printer);
+    let (original, original_path) = journal.load(&args.operation)?;
+    let operator = Operator {
+        world: args.world.clone(),
+        profile: args.profile.clone(),
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        verbose: false,
+    };
+    let source = for_recorded(&original.source, &original_path, &operator)?;
+    let lock = LocalLock::for_journal(&args.journal_dir);
+    let request = RollbackRequest {
+        operation: &args.operation,
+        force: args.force,
+        journal: &journal,
+        lock: &lock,
+    };
+    match rollback_operation(&request, &source)? {
+        RolledBack::Nothing { original } => {
+            printer.status(&format!(
+                "Nothing to restore: every resource of `{original}` is already as it was before."
+            ));
+            Ok(ExitCode::Success)
+        }
+        RolledBack::Done {
+            outcome,
+            original,
+            original_path,
+        } => {
+            if outcome.operation.status == OperationStatus::Complete {
+                printer.status(&format!(
+                    "Restored {} resource(s) of `{original}` (journal `{}`; original `{}`).",
+                    outcome.operation.steps.len(),
+                    outcome.journal_path.display(),
+                    original_path.display()
+                ));
+                return Ok(ExitCode::Success);
+            }
+            Ok(report(&outcome, printer))
+        }
     }
-    let adapter = runtime()?.block_on(AwsAdapter::connect(&source.aws_options("rollback")))?;
-    rollback_with(args, &journal, &mut original, &original_path, &adapter, printer)
 }

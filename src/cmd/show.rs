@@ -19,6 +19,16 @@ pub struct Args {
 
 /// Read and validate a plan file.
 pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read plan file `{}`", path.display()))?
+        .len();
+    let limit = crate::core::limits::MAX_PLAN_FILE_BYTES;
+    if size > limit {
+        bail!(
+            "plan file `{}` is {size} bytes, over the limit of {limit} bytes: not a plan s3fix wrote",
+            path.display()
+        );
+    }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
     let version: serde_json::Value = serde_json::from_str(&text).with_context(|| {
@@ -47,7 +57,11 @@ pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let plan = read_plan(&args.plan)?;
     match args.output {
-        crate::cmd::plan::Format::Text => printer.data(&render::plan::text(&plan, render::use_colour()))?,
+        crate::cmd::plan::Format::Text => {
+            let target = crate::exec::source::describe_recorded(&plan.source, Some(&plan.spec));
+            printer.data(&format!("target (as recorded): {target}\n\n"))?;
+            printer.data(&render::plan::text(&plan, render::use_colour()))?;
+        }
         crate::cmd::plan::Format::Json => printer.data(&crate::cmd::plan::plan_text(&plan)?)?,
     }
     Ok(ExitCode::Success)

@@ -80,6 +80,11 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         keys,
         principal_arn: args.principal.clone(),
     };
+    crate::exec::source::AwsSource {
+        endpoint_url: args.endpoint_url.clone(),
+        ..Default::default()
+    }
+    .check_endpoints()?;
     let options = AwsOptions {
         profile: args.profile.clone(),
         region: args.region.clone(),

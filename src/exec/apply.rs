@@ -1,16 +1,29 @@
-//! Transactional apply: every step journaled before it is written, re-read and compared just
-//! before writing, read back after; any failure restores the completed steps in reverse order,
-//! each restore verified, going on past a failing restore and reporting all of them.
+//! Transactional apply: a plan file is re-derived and re-proved on the world as it is now, under
+//! locks on everything it writes; every step is journaled before it is written, re-read and
+//! compared just before writing, read back after; any failure (or an interrupt) restores the
+//! completed steps in reverse order — but only where the resource still holds what this
+//! operation wrote: someone else's change is never overwritten.
 
-use crate::adapter::Writer;
-use crate::core::plan::{Plan, ResourceRef};
+use crate::adapter::aws::AwsAdapter;
+use crate::adapter::snapshot::SnapshotWriter;
+use crate::adapter::{Adapter, ObserveRequest, Writer};
+use crate::core::plan::verify::{check_scope, compare};
+use crate::core::plan::{Plan, ResourceRef, fingerprint_of, set_value};
 use crate::core::policy::canonical::{canonical, fingerprint};
+use crate::core::s3::{S3Request, explain};
+use crate::core::world::World;
+use crate::exec::interrupt;
+use crate::exec::lock::{Holder, Lock, LockName, names_for};
+use crate::exec::observe::{checked, runtime};
+use crate::exec::source::Source;
 use crate::journal::{
     Journal, Operation, OperationKind, OperationStatus, Step, StepState, new_operation_id, now_text,
 };
+use crate::printer::Printer;
+use anyhow::bail;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::time::SystemTime;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The fingerprint of an optional value's canonical form (`absent` for none). Steps compare
 /// what they read with what they expect this way: AWS may store a document in an equivalent
@@ -19,11 +32,23 @@ pub fn fingerprint_of_value(value: Option<&Value>) -> String {
     value.map_or_else(|| "absent".to_string(), |value| fingerprint(&canonical(value)))
 }
 
-/// Crash points for tests (`S3FIX_FAILPOINT=crash-after-step:N` or `crash-before-write:N`),
-/// compiled in only with the `failpoints` feature: the process aborts there, as if killed.
+/// Fault points for tests, compiled in only with the `failpoints` feature:
+/// `S3FIX_FAILPOINT=crash-after-step:N` or `crash-before-write:N` abort the process there, as if
+/// killed; `pause-before-write:N` stops before step N's write until the file named by
+/// `S3FIX_FAILPOINT_RELEASE` exists, an interrupt arrives, or 60 seconds pass.
 pub fn failpoint(name: &str, step: usize) {
     #[cfg(feature = "failpoints")]
     if std::env::var("S3FIX_FAILPOINT").is_ok_and(|value| value == format!("{name}:{step}")) {
+        if name.starts_with("pause") {
+            eprintln!("failpoint {name}:{step}: paused");
+            let release = std::env::var_os("S3FIX_FAILPOINT_RELEASE").map(PathBuf::from);
+            let until = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < until
+                && !release.as_ref().is_some_and(|path| path.exists())
+                && !interrupt::sleep(Duration::from_millis(20))
+            {}
+            return;
+        }
         eprintln!("failpoint {name}:{step}: aborting");
         std::process::abort();
     }
@@ -39,22 +64,32 @@ pub struct Outcome {
     pub journal_path: PathBuf,
     /// What failed (empty when it succeeded).
     pub failures: Vec<String>,
+    /// Whether it stopped because of an interrupt.
+    pub interrupted: bool,
 }
 
 impl Outcome {
-    /// Manual steps for an incomplete rollback: what to restore by hand.
+    /// Manual steps for an incomplete rollback: what to restore or review by hand.
     pub fn manual_steps(&self) -> Vec<String> {
+        let journal = self.journal_path.display();
         self.operation
             .steps
             .iter()
-            .filter(|step| step.state == StepState::RestoreFailed)
-            .map(|step| match &step.before {
-                Some(_) => format!(
-                    "restore {} to its `before` value in {}",
+            .filter_map(|step| match (step.state, &step.before) {
+                (StepState::RestoreFailed, Some(_)) => Some(format!(
+                    "restore {} to its `before` value in {journal}",
+                    step.resource.describe()
+                )),
+                (StepState::RestoreFailed, None) => Some(format!(
+                    "delete {} (it did not exist before)",
+                    step.resource.describe()
+                )),
+                (StepState::Refused, _) => Some(format!(
+                    "review {}: it was changed by someone else after s3fix wrote it, so it was not restored; keep that change, or restore its `before` value from {journal} by hand (or: s3fix rollback {} --force)",
                     step.resource.describe(),
-                    self.journal_path.display()
-                ),
-                None => format!("delete {} (it did not exist before)", step.resource.describe()),
+                    self.operation.rollback_of.as_deref().unwrap_or(&self.operation.id)
+                )),
+                _ => None,
             })
             .collect()
     }
@@ -110,12 +145,16 @@ pub fn begin(
             .collect(),
         status: OperationStatus::InProgress,
     };
-    let path = journal.record(&operation)?;
+    let path = interrupt::record(journal, &operation)?;
     Ok((operation, path))
 }
 
+fn interrupted_before(resource: &ResourceRef) -> String {
+    format!("interrupted before writing {}", resource.describe())
+}
+
 /// Write the pending steps of an operation in order (all of them for a new apply; the rest for a
-/// resumed one). On a failure, restore every step written so far and report.
+/// resumed one). On a failure or an interrupt, restore every step written so far and report.
 pub fn run<W: Writer>(
     calls: &Calls<'_, W>,
     journal: &Journal,
@@ -123,12 +162,13 @@ pub fn run<W: Writer>(
     verify: &mut dyn FnMut() -> Vec<String>,
 ) -> anyhow::Result<Outcome> {
     let mut failures = Vec::new();
+    let mut interrupted = false;
     for index in 0..operation.steps.len() {
         let Some(step) = operation.steps.get(index).cloned() else {
             continue;
         };
         match step.state {
-            StepState::Written => continue,
+            StepState::Written | StepState::Refused | StepState::Restored => continue,
             StepState::Writing => {
                 // A resumed step whose write may have happened: what is there now decides.
                 match calls.read(&step.resource) {
@@ -137,7 +177,7 @@ pub fn run<W: Writer>(
                             == fingerprint_of_value(step.after.as_ref()) =>
                     {
                         set_state(&mut operation, index, StepState::Written, None);
-                        journal.record(&operation)?;
+                        interrupt::record(journal, &operation)?;
                         continue;
                     }
                     Ok(current)
@@ -158,6 +198,17 @@ pub fn run<W: Writer>(
             }
             _ => {}
         }
+        if interrupt::requested() {
+            interrupted = true;
+            failures.push(interrupted_before(&step.resource));
+            break;
+        }
+        failpoint("pause-before-write", index + 1);
+        if interrupt::requested() {
+            interrupted = true;
+            failures.push(interrupted_before(&step.resource));
+            break;
+        }
         // Re-read just before writing: someone may have changed it since the plan.
         match calls.read(&step.resource) {
             Ok(current)
@@ -168,19 +219,19 @@ pub fn run<W: Writer>(
                     step.resource.describe()
                 );
                 set_state(&mut operation, index, StepState::Failed, Some(message.clone()));
-                journal.record(&operation)?;
+                interrupt::record(journal, &operation)?;
                 failures.push(message);
                 break;
             }
             Err(error) => {
                 set_state(&mut operation, index, StepState::Failed, Some(error.clone()));
-                journal.record(&operation)?;
+                interrupt::record(journal, &operation)?;
                 failures.push(error);
                 break;
             }
         }
         set_state(&mut operation, index, StepState::Writing, None);
-        journal.record(&operation)?;
+        interrupt::record(journal, &operation)?;
         failpoint("crash-before-write", index + 1);
         let written = calls.write(&step.resource, step.after.as_ref()).and_then(|()| {
             let back = calls.read(&step.resource)?;
@@ -196,13 +247,14 @@ pub fn run<W: Writer>(
         match written {
             Ok(()) => {
                 set_state(&mut operation, index, StepState::Written, None);
-                journal.record(&operation)?;
+                interrupt::record(journal, &operation)?;
                 failpoint("crash-after-step", index + 1);
             }
             Err(error) => {
-                // The write may have half-happened: the step is restored too.
+                // The write may have half-happened: the step is restored too (if it holds what
+                // this operation wrote).
                 set_state(&mut operation, index, StepState::Failed, Some(error.clone()));
-                journal.record(&operation)?;
+                interrupt::record(journal, &operation)?;
                 failures.push(error);
                 break;
             }
@@ -210,22 +262,33 @@ pub fn run<W: Writer>(
     }
     if failures.is_empty() {
         failures.extend(verify());
+        interrupted = interrupt::requested() && !failures.is_empty();
     }
     if failures.is_empty() {
-        operation.status = OperationStatus::Applied;
-        let journal_path = journal.record(&operation)?;
+        let refused = operation
+            .steps
+            .iter()
+            .any(|step| step.state == StepState::Refused);
+        operation.status = match (operation.kind, refused) {
+            (OperationKind::Apply, _) => OperationStatus::Applied,
+            (OperationKind::Rollback, false) => OperationStatus::Complete,
+            (OperationKind::Rollback, true) => OperationStatus::RollbackIncomplete,
+        };
+        let journal_path = interrupt::record(journal, &operation)?;
         return Ok(Outcome {
             operation,
             journal_path,
             failures,
+            interrupted,
         });
     }
     restore(calls, journal, &mut operation)?;
-    let journal_path = journal.record(&operation)?;
+    let journal_path = interrupt::record(journal, &operation)?;
     Ok(Outcome {
         operation,
         journal_path,
         failures,
+        interrupted,
     })
 }
 
@@ -238,8 +301,35 @@ fn set_state(operation: &mut Operation, index: usize, state: StepState, error: O
     }
 }
 
-/// Restore, in reverse order, every step that was written or may have been; verify each by
-/// reading back; keep going past a failing restore. Sets the operation's status.
+/// A value for a message: canonical JSON, shortened.
+fn shown(value: Option<&Value>) -> String {
+    let text = value.map_or_else(|| "absent".to_string(), |value| canonical(value).to_string());
+    if text.chars().count() > 400 {
+        format!(
+            "{}… (full value in the journal)",
+            text.chars().take(400).collect::<String>()
+        )
+    } else {
+        text
+    }
+}
+
+/// Why a resource is not restored: it holds neither what it held before nor what this
+/// operation wrote.
+fn changed_since(resource: &ResourceRef, current: Option<&Value>, written: Option<&Value>) -> String {
+    format!(
+        "{} changed since this operation wrote it, so it is not overwritten: it is now {}; this operation wrote {}",
+        resource.describe(),
+        shown(current),
+        shown(written)
+    )
+}
+
+/// Restore, in reverse order, every step that was written or may have been — compare and
+/// restore: a resource is written back only while it holds the value this operation wrote (a
+/// resource that already holds its before-value needs nothing). One changed by someone else is
+/// refused and reported with both values. Each restore is verified by reading back; a failing
+/// one does not stop the others. Sets the operation's status.
 pub fn restore<W: Writer>(
     calls: &Calls<'_, W>,
     journal: &Journal,
@@ -256,14 +346,23 @@ pub fn restore<W: Writer>(
         ) {
             continue;
         }
-        let restored = (|| {
+        let restored = (|| -> Result<StepState, String> {
             let current = calls.read(&step.resource)?;
-            if fingerprint_of_value(current.as_ref()) != fingerprint_of_value(step.before.as_ref()) {
-                calls.write(&step.resource, step.before.as_ref())?;
+            let now = fingerprint_of_value(current.as_ref());
+            if now == fingerprint_of_value(step.before.as_ref()) {
+                return Ok(StepState::Restored);
             }
+            if now != fingerprint_of_value(step.after.as_ref()) {
+                return Err(changed_since(
+                    &step.resource,
+                    current.as_ref(),
+                    step.after.as_ref(),
+                ));
+            }
+            calls.write(&step.resource, step.before.as_ref())?;
             let back = calls.read(&step.resource)?;
             if fingerprint_of_value(back.as_ref()) == fingerprint_of_value(step.before.as_ref()) {
-                Ok(())
+                Ok(StepState::Restored)
             } else {
                 Err(format!(
                     "{} does not read back as before after the restore",
@@ -272,13 +371,17 @@ pub fn restore<W: Writer>(
             }
         })();
         match restored {
-            Ok(()) => set_state(operation, index, StepState::Restored, None),
+            Ok(state) => set_state(operation, index, state, None),
+            Err(error) if error.contains("changed since this operation wrote it") => {
+                incomplete = true;
+                set_state(operation, index, StepState::Refused, Some(error));
+            }
             Err(error) => {
                 incomplete = true;
                 set_state(operation, index, StepState::RestoreFailed, Some(error));
             }
         }
-        journal.record(operation)?;
+        interrupt::record(journal, operation)?;
     }
     operation.status = if incomplete {
         OperationStatus::RollbackIncomplete
@@ -289,8 +392,9 @@ pub fn restore<W: Writer>(
 }
 
 /// Start a rollback of an earlier operation as a new journaled operation: its steps restore the
-/// original's before-values, in reverse order. Refuses (unless `force`) where a resource changed
-/// after the original wrote it, naming every such resource.
+/// original's before-values, in reverse order. A resource that changed after the original wrote
+/// it is not restored (its step is `refused`, with both values) unless `force`, when its current
+/// value is journaled as the step's before-value first.
 pub fn begin_rollback<W: Writer>(
     calls: &Calls<'_, W>,
     journal: &Journal,
@@ -299,7 +403,6 @@ pub fn begin_rollback<W: Writer>(
     now: SystemTime,
 ) -> anyhow::Result<(Operation, PathBuf)> {
     let mut steps = Vec::new();
-    let mut changed = Vec::new();
     for step in original.steps.iter().rev() {
         if matches!(step.state, StepState::Pending | StepState::Restored) {
             continue;
@@ -309,26 +412,21 @@ pub fn begin_rollback<W: Writer>(
             .map_err(|error| anyhow::anyhow!(error))?;
         let is_after = fingerprint_of_value(current.as_ref()) == fingerprint_of_value(step.after.as_ref());
         let is_before = fingerprint_of_value(current.as_ref()) == fingerprint_of_value(step.before.as_ref());
-        if !is_after && !is_before && !force {
-            changed.push(step.resource.describe());
-        }
         if is_before {
             continue;
         }
+        let refused = !is_after && !force;
         steps.push(Step {
             resource: step.resource.clone(),
+            error: refused.then(|| changed_since(&step.resource, current.as_ref(), step.after.as_ref())),
             before: current,
             after: step.before.clone(),
-            state: StepState::Pending,
-            error: None,
+            state: if refused {
+                StepState::Refused
+            } else {
+                StepState::Pending
+            },
         });
-    }
-    if !changed.is_empty() {
-        anyhow::bail!(
-            "these resources changed after operation `{}` wrote them: {} (hint: review them, then rollback --force to restore anyway)",
-            original.id,
-            changed.join(", ")
-        );
     }
     let operation = Operation {
         format_version: crate::journal::JOURNAL_FORMAT_VERSION,
@@ -341,6 +439,387 @@ pub fn begin_rollback<W: Writer>(
         steps,
         status: OperationStatus::InProgress,
     };
-    let path = journal.record(&operation)?;
+    let path = interrupt::record(journal, &operation)?;
     Ok((operation, path))
+}
+
+/// The resources a plan read that differ now (stale), each described.
+pub fn stale_resources(plan: &Plan, world: &World) -> Vec<String> {
+    plan.fingerprints
+        .iter()
+        .filter(|recorded| {
+            fingerprint_of(world, &recorded.resource).map_or(true, |now| now != recorded.fingerprint)
+        })
+        .map(|recorded| recorded.resource.describe())
+        .collect()
+}
+
+/// Whether the plan's expected decisions hold in a world; the failures otherwise.
+pub fn expectations_failing(plan: &Plan, world: &World) -> Vec<String> {
+    let mut failing = Vec::new();
+    for expected in &plan.expected {
+        let request = S3Request {
+            principal: expected.principal.clone(),
+            action: expected.action,
+            bucket: plan.spec.bucket.clone(),
+            key: expected.key.clone(),
+            context: crate::core::plan::caller_context(&plan.spec),
+        };
+        match explain(world, &request) {
+            Ok(explanation) if explanation.decision == expected.decision => {}
+            Ok(explanation) => failing.push(format!(
+                "{} `{}` is {:?}, expected {:?}",
+                expected.action.iam_action(),
+                expected.key,
+                explanation.decision,
+                expected.decision
+            )),
+            Err(error) => failing.push(error.to_string()),
+        }
+    }
+    failing
+}
+
+/// Re-observe and re-evaluate until the expected decisions hold or the timeout passes (IAM is
+/// eventually consistent), with a doubling backoff that an interrupt cuts short.
+fn verify_with_backoff(
+    plan: &Plan,
+    observe_world: &mut dyn FnMut() -> anyhow::Result<World>,
+    timeout: Duration,
+    printer: &Printer,
+) -> Vec<String> {
+    let started = Instant::now();
+    let mut wait = Duration::from_secs(2);
+    loop {
+        let failing = match observe_world() {
+            Ok(world) => expectations_failing(plan, &world),
+            Err(error) => vec![format!("cannot re-read the world to verify: {error:#}")],
+        };
+        if failing.is_empty() || started.elapsed() + wait > timeout {
+            return failing;
+        }
+        printer.status(&format!(
+            "verifying: not yet ({}); waiting {}s for IAM to propagate",
+            failing.join("; "),
+            wait.as_secs()
+        ));
+        if interrupt::sleep(wait) {
+            return vec!["interrupted while verifying".into()];
+        }
+        wait = (wait * 2).min(Duration::from_secs(16));
+    }
+}
+
+/// What `apply` (and `drift --fix`) asks of [`apply_plan`].
+pub struct ApplyRequest<'a> {
+    /// The plan as read from its file: a request, not an authority.
+    pub plan: &'a Plan,
+    /// The plan file, recorded in the journal.
+    pub plan_file: Option<&'a Path>,
+    /// Where to read and write (resolved by the command).
+    pub source: &'a Source,
+    /// The journal.
+    pub journal: &'a Journal,
+    /// The locks.
+    pub lock: &'a dyn Lock,
+    /// An interrupted operation to finish.
+    pub resume: Option<&'a str>,
+    /// How long to wait for IAM when verifying through AWS.
+    pub verify_timeout: Duration,
+    /// `apply` or `drift` (role session names, lock holder).
+    pub command: &'a str,
+    /// Status lines.
+    pub printer: &'a Printer,
+}
+
+/// How [`apply_plan`] ended.
+#[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one value per command run")]
+pub enum Applied {
+    /// The plan has no edits: nothing was written.
+    Nothing,
+    /// The operation ran (applied, rolled back, or incomplete).
+    Done(Outcome),
+}
+
+/// The confirmation step: shown the re-derived plan and the target line; an error cancels.
+pub type Confirm<'a> = dyn FnMut(&Plan, &str) -> anyhow::Result<()> + 'a;
+
+/// The locks an apply of `plan` takes: its spec's bucket and principal, every resource its edits
+/// write, and the world file itself.
+fn lock_names(plan: &Plan, source: &Source) -> Vec<LockName> {
+    let mut names = names_for(plan.edits.iter().map(|edit| &edit.resource));
+    names.push(LockName::Bucket(plan.spec.bucket.clone()));
+    names.push(LockName::Principal(plan.spec.principal.clone()));
+    if let Source::World(path) = source {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        names.push(LockName::Key(format!("world-file:{}", absolute.display())));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Apply a plan file: take the locks; re-read the world; re-plan from the file's spec and options
+/// and refuse (zero writes) unless the result equals the file, the proof passes on the world as it
+/// is and every edit is within the spec's scope; confirm; then write the steps transactionally and
+/// verify (once against a world file; with a bounded backoff against AWS).
+pub fn apply_plan(request: &ApplyRequest<'_>, confirm: &mut Confirm<'_>) -> anyhow::Result<Applied> {
+    let plan = request.plan;
+    if plan.is_empty() && request.resume.is_none() {
+        return Ok(Applied::Nothing);
+    }
+    interrupt::install();
+    let holder = Holder::this_process(&format!("s3fix {}", request.command));
+    let _locks = request.lock.acquire(&lock_names(plan, request.source), &holder)?;
+    let runtime = runtime()?;
+    match request.source {
+        Source::World(path) => {
+            let writer = SnapshotWriter::load(path)?;
+            let mut observe_world = || Ok(writer.world());
+            apply_with(request, confirm, &runtime, &writer, &mut observe_world, true)
+        }
+        Source::Aws(aws) => {
+            let mut options = aws.options(request.command);
+            // Unattended runs read many resources: client-side rate limiting on throttling.
+            options.adaptive_retry = request.command == "drift";
+            let adapter = runtime.block_on(AwsAdapter::connect(&options))?;
+            let spec = &plan.spec;
+            // What plan reads (the exact keys, the objects under the prefixes), and every object
+            // the file fingerprinted, so a changed or vanished object shows.
+            let mut keys = runtime.block_on(crate::exec::observe::spec_keys(&adapter, spec, request.printer));
+            for recorded in &plan.fingerprints {
+                if let ResourceRef::Object { bucket, key } = &recorded.resource
+                    && *bucket == spec.bucket
+                    && !keys.contains(key)
+                {
+                    keys.push(key.clone());
+                }
+            }
+            let observe_request = ObserveRequest {
+                bucket: spec.bucket.clone(),
+                keys,
+                principal_arn: spec.principal.clone(),
+            };
+            let mut observe_world =
+                || -> anyhow::Result<World> { checked(runtime.block_on(adapter.observe(&observe_request))?) };
+            let applied = apply_with(request, confirm, &runtime, &adapter, &mut observe_world, false);
+            if aws.verbose {
+                let counts = adapter.call_counts();
+                request
+                    .printer
+                    .status(&format!("{} AWS API calls", counts.values().sum::<u64>()));
+            }
+            applied
+        }
+    }
+}
+
+fn apply_with<W: Writer>(
+    request: &ApplyRequest<'_>,
+    confirm: &mut Confirm<'_>,
+    runtime: &tokio::runtime::Runtime,
+    writer: &W,
+    observe_world: &mut dyn FnMut() -> anyhow::Result<World>,
+    verify_once: bool,
+) -> anyhow::Result<Applied> {
+    let file = request.plan;
+    let journal = request.journal;
+    let resumed = match request.resume {
+        Some(id) => {
+            let (operation, _) = journal.load(id)?;
+            if !matches!(
+                operation.status,
+                OperationStatus::InProgress | OperationStatus::Interrupted
+            ) || operation.kind != OperationKind::Apply
+            {
+                bail!(
+                    "operation `{}` is not an interrupted apply ({:?}): nothing to resume",
+                    operation.id,
+                    operation.status
+                );
+            }
+            Some(operation)
+        }
+        None => None,
+    };
+    // A resumed apply already wrote some steps: rewind them (their before-values are journaled)
+    // to plan on the world the plan was made from.
+    let mut current = observe_world()?;
+    for step in resumed.iter().flat_map(|operation| operation.steps.iter()) {
+        if matches!(step.state, StepState::Written | StepState::Writing) {
+            set_value(&mut current, &step.resource, step.before.as_ref())?;
+        }
+    }
+    let stale = stale_resources(file, &current);
+    if !stale.is_empty() {
+        bail!(
+            "plan is stale: {} changed since the plan was made; nothing was written (hint: run s3fix plan again)",
+            stale.join(", ")
+        );
+    }
+    check_scope(file, &current)?;
+    let mut now = crate::core::plan::plan(&current, &file.spec, file.options).map_err(|error| {
+        anyhow::anyhow!(
+            "the plan file does not match what s3fix plans now, which is: {error}\nnothing was written (hint: re-run s3fix plan)"
+        )
+    })?;
+    compare(file, &now)?;
+    now.source = match request.source {
+        Source::World(path) => crate::core::plan::PlanSource {
+            world: Some(
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+                    .to_string(),
+            ),
+            ..Default::default()
+        },
+        Source::Aws(_) => request.source.plan_source(None),
+    };
+    let target = request.source.describe_target(Some(&file.spec));
+    confirm(&now, &target)?;
+    let calls = Calls { writer, runtime };
+    let operation = match resumed {
+        Some(mut operation) => {
+            operation.status = OperationStatus::InProgress;
+            operation
+        }
+        None => {
+            begin(
+                journal,
+                &now,
+                request.plan_file.map(|path| path.display().to_string()),
+                SystemTime::now(),
+            )?
+            .0
+        }
+    };
+    request.printer.status(&format!(
+        "operation `{}` (journal `{}`); to undo it later: s3fix rollback {} --journal-dir {}",
+        operation.id,
+        journal.path_of(&operation.id).display(),
+        operation.id,
+        journal.directory().display()
+    ));
+    let timeout = request.verify_timeout;
+    let printer = request.printer;
+    let mut verify = || {
+        if verify_once {
+            match observe_world() {
+                Ok(world) => expectations_failing(&now, &world),
+                Err(error) => vec![format!("cannot re-read the world to verify: {error:#}")],
+            }
+        } else {
+            verify_with_backoff(&now, observe_world, timeout, printer)
+        }
+    };
+    let outcome = run(&calls, journal, operation, &mut verify)?;
+    interrupt::clear();
+    Ok(Applied::Done(outcome))
+}
+
+/// What `s3fix rollback` asks of [`rollback_operation`].
+pub struct RollbackRequest<'a> {
+    /// The operation to restore (id or journal file).
+    pub operation: &'a str,
+    /// Restore even resources changed since.
+    pub force: bool,
+    /// The journal.
+    pub journal: &'a Journal,
+    /// The locks.
+    pub lock: &'a dyn Lock,
+}
+
+/// How a rollback ended.
+#[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one value per command run")]
+pub enum RolledBack {
+    /// Every resource already held its before-value.
+    Nothing {
+        /// The original operation.
+        original: String,
+    },
+    /// The rollback operation ran.
+    Done {
+        /// The rollback's own outcome.
+        outcome: Outcome,
+        /// The original operation.
+        original: String,
+        /// Its journal file.
+        original_path: PathBuf,
+    },
+}
+
+/// Restore what an operation replaced, as a new journaled operation, under the locks of every
+/// resource it touched; compare-and-restore as in [`restore`].
+pub fn rollback_operation(request: &RollbackRequest<'_>, source: &Source) -> anyhow::Result<RolledBack> {
+    let (mut original, original_path) = request.journal.load(request.operation)?;
+    interrupt::install();
+    let mut names = names_for(original.steps.iter().map(|step| &step.resource));
+    if let Source::World(path) = source {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        names.push(LockName::Key(format!("world-file:{}", absolute.display())));
+    }
+    let _locks = request
+        .lock
+        .acquire(&names, &Holder::this_process("s3fix rollback"))?;
+    let runtime = runtime()?;
+    let finish = |outcome: Option<Outcome>, original: &mut Operation| -> anyhow::Result<RolledBack> {
+        let id = original.id.clone();
+        match outcome {
+            None => {
+                original.status = OperationStatus::RolledBack;
+                request.journal.record(original)?;
+                Ok(RolledBack::Nothing { original: id })
+            }
+            Some(outcome) => {
+                if outcome.operation.status == OperationStatus::Complete {
+                    original.status = OperationStatus::RolledBack;
+                    request.journal.record(original)?;
+                }
+                Ok(RolledBack::Done {
+                    outcome,
+                    original: id,
+                    original_path: original_path.clone(),
+                })
+            }
+        }
+    };
+    let outcome = match source {
+        Source::World(path) => {
+            let writer = SnapshotWriter::load(path)?;
+            rollback_with(request, &runtime, &writer, &original)?
+        }
+        Source::Aws(aws) => {
+            let adapter = runtime.block_on(AwsAdapter::connect(&aws.options("rollback")))?;
+            rollback_with(request, &runtime, &adapter, &original)?
+        }
+    };
+    finish(outcome, &mut original)
+}
+
+fn rollback_with<W: Writer>(
+    request: &RollbackRequest<'_>,
+    runtime: &tokio::runtime::Runtime,
+    writer: &W,
+    original: &Operation,
+) -> anyhow::Result<Option<Outcome>> {
+    let calls = Calls { writer, runtime };
+    let (mut operation, _) = begin_rollback(
+        &calls,
+        request.journal,
+        original,
+        request.force,
+        SystemTime::now(),
+    )?;
+    if operation.steps.is_empty() {
+        operation.status = OperationStatus::Complete;
+        interrupt::record(request.journal, &operation)?;
+        return Ok(None);
+    }
+    let mut no_verify = Vec::new;
+    let outcome = run(&calls, request.journal, operation, &mut no_verify)?;
+    interrupt::clear();
+    Ok(Some(outcome))
 }

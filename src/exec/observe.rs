@@ -1,57 +1,20 @@
 //! Where a command reads the world from: a world file (`--world`), or both AWS accounts.
 
-use crate::adapter::aws::{AwsAdapter, AwsOptions};
+use crate::adapter::aws::AwsAdapter;
 use crate::adapter::snapshot::SnapshotAdapter;
 use crate::adapter::{Adapter, ObserveRequest};
 use crate::core::world::World;
+use crate::exec::source::Source;
 use crate::printer::Printer;
 use anyhow::Context as _;
-use std::path::PathBuf;
 
-/// The options every command that reads the world shares.
-#[derive(Debug, Clone, clap::Args, Default)]
-pub struct SourceArgs {
-    /// Read the world from this file instead of AWS (no credentials needed).
-    #[arg(long, value_name = "FILE")]
-    pub world: Option<PathBuf>,
-    /// A role in the bucket's account to read (and edit) the bucket and its KMS keys with.
-    #[arg(long, value_name = "ARN")]
-    pub bucket_role: Option<String>,
-    /// A role in the caller's account to read (and edit) the principal's policies with.
-    #[arg(long, value_name = "ARN")]
-    pub caller_role: Option<String>,
-    /// The external id the roles' trust policies require.
-    #[arg(long, value_name = "ID")]
-    pub external_id: Option<String>,
-    /// The AWS profile to take credentials and settings from.
-    #[arg(long, value_name = "PROFILE")]
-    pub profile: Option<String>,
-    /// The region for the first calls (the bucket's region is discovered).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// An endpoint override for every AWS service (e.g. a local emulator).
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Print the number of AWS API calls, in total and per operation, on stderr.
-    #[arg(long)]
-    pub verbose: bool,
-}
-
-impl SourceArgs {
-    /// The AWS adapter options for a command.
-    pub fn aws_options(&self, command: &str) -> AwsOptions {
-        AwsOptions {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            bucket_role: self.bucket_role.clone(),
-            caller_role: self.caller_role.clone(),
-            external_id: self.external_id.clone(),
-            command: command.to_string(),
-            initial_backoff: None,
-            adaptive_retry: false,
-        }
-    }
+/// A world read from AWS, refused when it holds anything over AWS's limits or s3fix's bounds.
+pub fn checked(world: World) -> anyhow::Result<World> {
+    crate::core::limits::check_world(&world).map_err(|source| crate::adapter::AdapterError::OverLimit {
+        origin: "AWS".into(),
+        source,
+    })?;
+    Ok(world)
 }
 
 /// A single-use async runtime for the AWS SDK.
@@ -64,29 +27,32 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Read the world for one request, from the file or from AWS.
 pub fn observe(
-    source: &SourceArgs,
+    source: &Source,
     request: &ObserveRequest,
     command: &str,
     printer: &Printer,
 ) -> anyhow::Result<World> {
-    if let Some(path) = &source.world {
-        let adapter = SnapshotAdapter::load(path)?;
-        return Ok(runtime()?.block_on(adapter.observe(request))?);
-    }
-    let options = source.aws_options(command);
+    let aws = match source {
+        Source::World(path) => {
+            let adapter = SnapshotAdapter::load(path)?;
+            return Ok(runtime()?.block_on(adapter.observe(request))?);
+        }
+        Source::Aws(aws) => aws,
+    };
+    let options = aws.options(command);
     let (world, counts) = runtime()?.block_on(async {
         let adapter = AwsAdapter::connect(&options).await?;
         let world = adapter.observe(request).await;
         anyhow::Ok((world, adapter.call_counts()))
     })?;
-    if source.verbose {
+    if aws.verbose {
         let total: u64 = counts.values().sum();
         printer.status(&format!("{total} AWS API calls"));
         for (operation, count) in &counts {
             printer.status(&format!("  {count:>4} {operation}"));
         }
     }
-    let world = world?;
+    let world = checked(world?)?;
     for unknown in &world.unknown {
         printer.warn(&format!(
             "could not read {:?} of `{}`: {}",
@@ -135,15 +101,16 @@ pub async fn spec_keys(
 /// Read the world for a spec: the whole world file, or both accounts through AWS (the spec's
 /// exact keys and a sample of the objects under its prefixes).
 pub fn observe_spec(
-    source: &SourceArgs,
+    source: &Source,
     spec: &crate::core::spec::Spec,
     command: &str,
     printer: &Printer,
 ) -> anyhow::Result<World> {
-    if let Some(path) = &source.world {
-        return Ok(SnapshotAdapter::load(path)?.world().clone());
-    }
-    let options = source.aws_options(command);
+    let aws = match source {
+        Source::World(path) => return Ok(SnapshotAdapter::load(path)?.world().clone()),
+        Source::Aws(aws) => aws,
+    };
+    let options = aws.options(command);
     let (world, counts) = runtime()?.block_on(async {
         let adapter = AwsAdapter::connect(&options).await?;
         let keys = spec_keys(&adapter, spec, printer).await;
@@ -155,13 +122,13 @@ pub fn observe_spec(
         let world = adapter.observe(&request).await;
         anyhow::Ok((world, adapter.call_counts()))
     })?;
-    if source.verbose {
+    if aws.verbose {
         printer.status(&format!("{} AWS API calls", counts.values().sum::<u64>()));
         for (operation, count) in &counts {
             printer.status(&format!("  {count:>4} {operation}"));
         }
     }
-    let world = world?;
+    let world = checked(world?)?;
     for unknown in &world.unknown {
         printer.warn(&format!(
             "could not read {:?} of `{}`: {}",

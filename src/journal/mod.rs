@@ -35,8 +35,12 @@ pub enum OperationStatus {
     Applied,
     /// A step failed and every completed step was restored.
     RolledBack,
-    /// A step failed and some restore failed too: manual steps are needed.
+    /// A step failed and some restore failed or was refused: manual steps are needed.
     RollbackIncomplete,
+    /// The process was stopped by a second signal: some steps may be written (`s3fix rollback`).
+    Interrupted,
+    /// A rollback restored everything it had to (possibly nothing).
+    Complete,
 }
 
 /// How far a step got.
@@ -55,6 +59,9 @@ pub enum StepState {
     Restored,
     /// The restore failed.
     RestoreFailed,
+    /// Not restored: the resource changed since this operation wrote it (someone else's change
+    /// is never overwritten without `--force`); `error` holds both values.
+    Refused,
 }
 
 /// One step: a resource, its value before and after.
@@ -117,6 +124,20 @@ impl Journal {
     /// The directory.
     pub fn directory(&self) -> &Path {
         &self.directory
+    }
+
+    /// The journal files of every operation, oldest first (lock files in `locks/` are not
+    /// operations).
+    pub fn operations(&self) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&self.directory)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
+        found.sort();
+        found
     }
 
     /// The file of an operation.

@@ -5,6 +5,7 @@ pub mod apply;
 mod build;
 mod documents;
 mod proof;
+pub mod verify;
 
 pub use apply::{ResourceRef, WorldEditError, current_value, fingerprint_of, set_value};
 pub use build::{ProbeRequest, caller_context, probes};
@@ -100,6 +101,9 @@ pub struct Plan {
     /// Where the world was read from, so apply reads and writes the same place (no secrets).
     #[serde(default)]
     pub source: PlanSource,
+    /// The options the plan was made with (apply re-plans with them).
+    #[serde(default)]
+    pub options: PlanOptions,
 }
 
 /// Where a plan's world came from: a world file, or AWS through these roles.
@@ -147,7 +151,8 @@ impl Plan {
 }
 
 /// Options that change what the planner may do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PlanOptions {
     /// Narrow a blocking bucket-policy or key-policy Deny by exempting exactly the principal.
     pub allow_deny_exception: bool,
@@ -238,5 +243,6 @@ pub fn plan(world: &World, spec: &Spec, options: PlanOptions) -> Result<Plan, Pl
         proof,
         warnings: built.warnings,
         source: PlanSource::default(),
+        options,
     })
 }

@@ -1,0 +1,54 @@
+//! The world-source options every command that reads the world shares, resolved once into an
+//! [`exec::source::Source`](crate::exec::source::Source).
+
+use crate::exec::source::{AwsSource, Source};
+use std::path::PathBuf;
+
+/// The options every command that reads the world shares.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct SourceArgs {
+    /// Read the world from this file instead of AWS (no credentials needed).
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// A role in the bucket's account to read (and edit) the bucket and its KMS keys with.
+    #[arg(long, value_name = "ARN")]
+    pub bucket_role: Option<String>,
+    /// A role in the caller's account to read (and edit) the principal's policies with.
+    #[arg(long, value_name = "ARN")]
+    pub caller_role: Option<String>,
+    /// The external id the roles' trust policies require.
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+    /// The AWS profile to take credentials and settings from.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// The region for the first calls (the bucket's region is discovered).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// An endpoint override for every AWS service (HTTPS, or plain HTTP to a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Print the number of AWS API calls, in total and per operation, on stderr.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+impl SourceArgs {
+    /// The source these options name; an AWS source's endpoints are checked here.
+    pub fn resolve(&self) -> anyhow::Result<Source> {
+        if let Some(path) = &self.world {
+            return Ok(Source::World(path.clone()));
+        }
+        let aws = AwsSource {
+            bucket_role: self.bucket_role.clone(),
+            caller_role: self.caller_role.clone(),
+            external_id: self.external_id.clone(),
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            verbose: self.verbose,
+        };
+        aws.check_endpoints()?;
+        Ok(Source::Aws(aws))
+    }
+}
