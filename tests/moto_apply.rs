@@ -566,6 +566,67 @@ async fn a_stale_plan_is_refused_before_any_write() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_tampered_plan_is_refused_through_the_sdk_before_any_write() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let proxy = FaultProxy::start(&moto.endpoint)?;
+    let fixture = fixture(&moto.endpoint, "s3fix-apply-tampered").await?;
+    let directory = tempfile::tempdir()?;
+    let planned = plan(&fixture, directory.path(), &proxy.endpoint);
+    let mut tampered = serde_json::to_value(&planned)?;
+    let index = planned
+        .edits
+        .iter()
+        .position(|edit| matches!(edit.resource, ResourceRef::InlinePolicy { .. }))
+        .unwrap();
+    tampered["edits"][index]["after"]["Statement"][0]["Action"] = json!("s3:*");
+    tampered["edits"][index]["after"]["Statement"][0]["Resource"] = json!("*");
+    std::fs::write(
+        directory.path().join("plan.json"),
+        serde_json::to_vec_pretty(&tampered)?,
+    )?;
+    let before = fixture.state().await?;
+    for write in [
+        "PUT /",
+        "DELETE /",
+        "Action=PutRolePolicy",
+        "Action=DeleteRolePolicy",
+        "TrentService.PutKeyPolicy",
+    ] {
+        proxy.inject(json!({"match": write, "status": 403, "code": "AccessDenied", "message": "a write reached AWS", "count": 100}))?;
+    }
+    let output = s3fix(directory.path(), &["apply", "plan.json", "--yes"]);
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("the plan file does not match what s3fix plans now"),
+        "{log}"
+    );
+    assert_eq!(
+        proxy.hits()?,
+        Vec::<String>::new(),
+        "no write request reached the proxy"
+    );
+    assert!(
+        Journal::new(&directory.path().join(".s3fix/journal"))
+            .operations()
+            .is_empty()
+    );
+    assert_eq!(fixture.state().await?, before);
+    // Without the endpoint on the command line, the plan's endpoint is not used at all.
+    let bare = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .args(["apply", "plan.json", "--yes"])
+        .current_dir(directory.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(Stdio::null())
+        .output()?;
+    assert_eq!(bare.status.code(), Some(1));
+    assert!(stderr(&bare).contains("never sends credentials to an endpoint named only in a file"));
+    Ok(())
+}
+
+#[tokio::test]
 async fn probe_reads_each_key_as_the_principal_after_a_verified_apply() -> anyhow::Result<()> {
     let Some(moto) = support::moto() else {
         return Ok(());

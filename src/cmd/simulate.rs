@@ -48,6 +48,8 @@ struct Record {
     /// `line 12` or `case 3` (array element), for error messages.
     place: String,
     text: String,
+    /// The record held bytes that are not UTF-8 (it is reported, not evaluated).
+    not_utf8: bool,
 }
 
 /// Run `s3fix simulate`.
@@ -122,7 +124,15 @@ fn process(records: &[Record], args: &Args, cache: &mut PolicyCache) -> (Vec<u8>
     let mut bytes = Vec::with_capacity(records.len() * 160);
     let mut errors = Vec::new();
     for record in records {
-        let result = parse_case(&record.text).and_then(|case| evaluate_case(&case, args.reasons, cache));
+        let result = if record.not_utf8 {
+            Err(CaseError {
+                name: None,
+                path: String::new(),
+                error: format!("{} is not UTF-8 text", record.place),
+            })
+        } else {
+            parse_case(&record.text).and_then(|case| evaluate_case(&case, args.reasons, cache))
+        };
         match result {
             Ok(result) => render(&result, args.output, &mut bytes),
             Err(error) => {
@@ -274,6 +284,7 @@ impl<R: BufRead> Records<R> {
                     .map(|(index, raw)| Record {
                         place: format!("case {index}"),
                         text: raw.get().to_string(),
+                        not_utf8: false,
                     })
                     .collect();
                 self.array = Some(records.into_iter());
@@ -291,12 +302,10 @@ impl<R: BufRead> Records<R> {
         let mut escaped = false;
         let mut start_line = 0;
         let mut line = String::new();
+        let mut not_utf8 = false;
         loop {
             line.clear();
-            let read = self
-                .reader
-                .read_line(&mut line)
-                .context("cannot read the case input")?;
+            let (read, valid) = self.read_text_line(&mut line)?;
             if read == 0 {
                 if text.trim().is_empty() {
                     return Ok(None);
@@ -304,9 +313,23 @@ impl<R: BufRead> Records<R> {
                 return Ok(Some(Record {
                     place: format!("line {start_line}"),
                     text,
+                    not_utf8,
                 }));
             }
-            self.line += 1;
+            if !valid {
+                // A line that is not text: report it alone, with its number, and go on.
+                self.line += 1;
+                if text.trim().is_empty() {
+                    return Ok(Some(Record {
+                        place: format!("line {}", self.line),
+                        text: String::new(),
+                        not_utf8: true,
+                    }));
+                }
+                not_utf8 = true;
+            } else {
+                self.line += 1;
+            }
             if text.is_empty() {
                 if line.trim().is_empty() {
                     continue;
@@ -341,6 +364,7 @@ impl<R: BufRead> Records<R> {
                 return Ok(Some(Record {
                     place: format!("line {start_line}"),
                     text,
+                    not_utf8,
                 }));
             }
         }
@@ -351,21 +375,35 @@ impl<R: BufRead> Records<R> {
         let mut text = String::new();
         loop {
             text.clear();
-            if self
-                .reader
-                .read_line(&mut text)
-                .context("cannot read the case input")?
-                == 0
-            {
+            let (read, valid) = self.read_text_line(&mut text)?;
+            if read == 0 {
                 return Ok(None);
             }
             self.line += 1;
-            if !text.trim().is_empty() {
+            if !valid || !text.trim().is_empty() {
                 return Ok(Some(Record {
                     place: format!("line {}", self.line),
                     text,
+                    not_utf8: !valid,
                 }));
             }
+        }
+    }
+
+    /// Read one line into `line`: (bytes read, whether they were UTF-8). A line that is not
+    /// UTF-8 is replaced by nothing and reported by the caller; the input goes on.
+    fn read_text_line(&mut self, line: &mut String) -> anyhow::Result<(usize, bool)> {
+        let mut bytes = Vec::new();
+        let read = self
+            .reader
+            .read_until(b'\n', &mut bytes)
+            .context("cannot read the case input")?;
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                line.push_str(&text);
+                Ok((read, true))
+            }
+            Err(_) => Ok((read, false)),
         }
     }
 

@@ -35,18 +35,22 @@ pub fn fingerprint_of_value(value: Option<&Value>) -> String {
 /// Fault points for tests, compiled in only with the `failpoints` feature:
 /// `S3FIX_FAILPOINT=crash-after-step:N` or `crash-before-write:N` abort the process there, as if
 /// killed; `pause-before-write:N` stops before step N's write until the file named by
-/// `S3FIX_FAILPOINT_RELEASE` exists, an interrupt arrives, or 60 seconds pass.
+/// `S3FIX_FAILPOINT_RELEASE` exists, an interrupt arrives, or 60 seconds pass;
+/// `hold-before-write:N` the same, deaf to interrupts.
 pub fn failpoint(name: &str, step: usize) {
     #[cfg(feature = "failpoints")]
     if std::env::var("S3FIX_FAILPOINT").is_ok_and(|value| value == format!("{name}:{step}")) {
-        if name.starts_with("pause") {
+        if name.starts_with("pause") || name.starts_with("hold") {
+            // `hold` ignores interrupts (a test sends a second one while it waits).
+            let interruptible = name.starts_with("pause");
             eprintln!("failpoint {name}:{step}: paused");
             let release = std::env::var_os("S3FIX_FAILPOINT_RELEASE").map(PathBuf::from);
             let until = Instant::now() + Duration::from_secs(60);
-            while Instant::now() < until
-                && !release.as_ref().is_some_and(|path| path.exists())
-                && !interrupt::sleep(Duration::from_millis(20))
-            {}
+            while Instant::now() < until && !release.as_ref().is_some_and(|path| path.exists()) {
+                if interrupt::sleep(Duration::from_millis(20)) && interruptible {
+                    return;
+                }
+            }
             return;
         }
         eprintln!("failpoint {name}:{step}: aborting");
@@ -204,6 +208,7 @@ pub fn run<W: Writer>(
             break;
         }
         failpoint("pause-before-write", index + 1);
+        failpoint("hold-before-write", index + 1);
         if interrupt::requested() {
             interrupted = true;
             failures.push(interrupted_before(&step.resource));
