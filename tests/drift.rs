@@ -69,6 +69,23 @@ fn drifted_then_fixed_then_in_sync() {
     assert_eq!(review.status.code(), Some(2));
     let json = report(&review);
     assert_eq!(json["specs"][0]["status"], "needsReview");
+    assert!(
+        json["specs"][0]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("object-ACL grants stop applying"),
+        "the plan's warnings are in the JSON report: {json}"
+    );
+    let text = s3fix(
+        &["drift", SPEC, "--world", "world.json", "--fix", "--yes"],
+        directory.path(),
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("NeedsReview: ")
+            && text.contains("  warning: with ACLs disabled, object-ACL grants stop applying"),
+        "and in the text report: {text}"
+    );
     let message = json["specs"][0]["message"].as_str().unwrap();
     assert!(
         message.contains("Object Ownership of `my-bucket`") && message.contains("--allow-security-sensitive"),
