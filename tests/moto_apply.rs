@@ -267,6 +267,20 @@ fn only_journal(directory: &Path) -> (Operation, std::path::PathBuf) {
         .unwrap()
 }
 
+/// Make every write through the proxy fail (and be recorded), so a test can show none happened.
+fn forbid_writes(proxy: &FaultProxy) -> anyhow::Result<()> {
+    for write in [
+        "PUT /",
+        "DELETE /",
+        "Action=PutRolePolicy",
+        "Action=DeleteRolePolicy",
+        "TrentService.PutKeyPolicy",
+    ] {
+        proxy.inject(json!({"match": write, "status": 403, "code": "AccessDenied", "message": "a write reached AWS", "count": 100}))?;
+    }
+    Ok(())
+}
+
 /// The fault rule that fails the write of `plan.edits[index]` and nothing else, with the
 /// request it is expected to hit.
 fn write_fault(plan: &Plan, index: usize) -> (Value, &'static str) {
@@ -534,15 +548,7 @@ async fn a_stale_plan_is_refused_before_any_write() -> anyhow::Result<()> {
         .await?;
     let before = fixture.state().await?;
     // Any write would hit (and fail on) one of these; none may.
-    for write in [
-        "PUT /",
-        "DELETE /",
-        "Action=PutRolePolicy",
-        "Action=DeleteRolePolicy",
-        "TrentService.PutKeyPolicy",
-    ] {
-        proxy.inject(json!({"match": write, "status": 403, "code": "AccessDenied", "message": "a write reached AWS", "count": 100}))?;
-    }
+    forbid_writes(&proxy)?;
     let output = s3fix(directory.path(), &["apply", "plan.json", "--yes"]);
     let log = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{log}");
@@ -587,15 +593,7 @@ async fn a_tampered_plan_is_refused_through_the_sdk_before_any_write() -> anyhow
         serde_json::to_vec_pretty(&tampered)?,
     )?;
     let before = fixture.state().await?;
-    for write in [
-        "PUT /",
-        "DELETE /",
-        "Action=PutRolePolicy",
-        "Action=DeleteRolePolicy",
-        "TrentService.PutKeyPolicy",
-    ] {
-        proxy.inject(json!({"match": write, "status": 403, "code": "AccessDenied", "message": "a write reached AWS", "count": 100}))?;
-    }
+    forbid_writes(&proxy)?;
     let output = s3fix(directory.path(), &["apply", "plan.json", "--yes"]);
     let log = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{log}");

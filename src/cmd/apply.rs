@@ -9,7 +9,7 @@ use crate::core::s3::{FinalDecision, S3Action};
 use crate::exec::apply::{Applied, ApplyRequest, Outcome, apply_plan};
 use crate::exec::lock::LocalLock;
 use crate::exec::observe::runtime;
-use crate::exec::source::{AwsSource, Operator, Source, for_recorded};
+use crate::exec::source::{AwsSource, Source, for_recorded};
 use crate::exit::ExitCode;
 use crate::journal::{Journal, OperationStatus, StepState};
 use crate::printer::Printer;
@@ -53,18 +53,9 @@ pub struct Args {
     /// Print the number of AWS API calls on stderr.
     #[arg(long)]
     pub verbose: bool,
-    /// Apply to this world file instead of the one the plan names (re-planned and re-proved).
-    #[arg(long, value_name = "FILE")]
-    pub world: Option<PathBuf>,
-    /// The AWS profile (else the plan's, named in the target line).
-    #[arg(long, value_name = "PROFILE")]
-    pub profile: Option<String>,
-    /// The region (else the plan's).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// The endpoint; required when the plan names one, and must equal it.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    /// Where to apply, beside what was recorded.
+    #[command(flatten)]
+    pub target: crate::cmd::source::OperatorArgs,
     /// After a verified apply, assume the principal's role (session `s3fix-probe`) and make a
     /// live `HeadObject` of each exact key it should now read; a refusal is a warning (IAM
     /// propagates slowly), never a rollback.
@@ -189,13 +180,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         printer.status("No changes in this plan: nothing to apply.");
         return Ok(ExitCode::Success);
     }
-    let operator = Operator {
-        world: args.world.clone(),
-        profile: args.profile.clone(),
-        region: args.region.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        verbose: args.verbose,
-    };
+    let operator = args.target.operator(args.verbose);
     let source = for_recorded(&plan.source, &args.plan, &operator)?;
     let journal = Journal::new(&args.journal_dir);
     let lock = LocalLock::for_journal(&args.journal_dir);

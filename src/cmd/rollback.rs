@@ -3,7 +3,7 @@
 use crate::cmd::apply::report;
 use crate::exec::apply::{RollbackRequest, RolledBack, rollback_operation};
 use crate::exec::lock::LocalLock;
-use crate::exec::source::{Operator, for_recorded};
+use crate::exec::source::for_recorded;
 use crate::exit::ExitCode;
 use crate::journal::{Journal, OperationStatus};
 use crate::printer::Printer;
@@ -27,31 +27,16 @@ pub struct Args {
     /// The journal directory.
     #[arg(long, value_name = "DIR", default_value = crate::journal::DEFAULT_DIRECTORY)]
     pub journal_dir: PathBuf,
-    /// Restore into this world file instead of the one the operation names.
-    #[arg(long, value_name = "FILE")]
-    pub world: Option<PathBuf>,
-    /// The AWS profile (else the operation's).
-    #[arg(long, value_name = "PROFILE")]
-    pub profile: Option<String>,
-    /// The region (else the operation's).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// The endpoint; required when the operation names one, and must equal it.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    /// Where to apply, beside what was recorded.
+    #[command(flatten)]
+    pub target: crate::cmd::source::OperatorArgs,
 }
 
 /// Run `s3fix rollback`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let journal = Journal::new(&args.journal_dir);
     let (original, original_path) = journal.load(&args.operation)?;
-    let operator = Operator {
-        world: args.world.clone(),
-        profile: args.profile.clone(),
-        region: args.region.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        verbose: false,
-    };
+    let operator = args.target.operator(false);
     let source = for_recorded(&original.source, &original_path, &operator)?;
     let lock = LocalLock::for_journal(&args.journal_dir);
     let request = RollbackRequest {

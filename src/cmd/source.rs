@@ -1,7 +1,7 @@
 //! The world-source options every command that reads the world shares, resolved once into an
 //! [`exec::source::Source`](crate::exec::source::Source).
 
-use crate::exec::source::{AwsSource, Source};
+use crate::exec::source::{AwsSource, Operator, Source};
 use std::path::PathBuf;
 
 /// The options every command that reads the world shares.
@@ -50,5 +50,36 @@ impl SourceArgs {
         };
         aws.check_endpoints()?;
         Ok(Source::Aws(aws))
+    }
+}
+
+/// What `apply` and `rollback` take beside what the plan or journal recorded: the operator's own
+/// choice of world file, profile, region and endpoint.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct OperatorArgs {
+    /// Use this world file instead of the one recorded (re-planned and re-proved there).
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// The AWS profile (else the recorded one, named in the target line).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// The region (else the recorded one).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// The endpoint; required when the plan or journal names one, and must equal it.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl OperatorArgs {
+    /// The operator's choices.
+    pub fn operator(&self, verbose: bool) -> Operator {
+        Operator {
+            world: self.world.clone(),
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            verbose,
+        }
     }
 }
