@@ -4,6 +4,8 @@
 pub mod apply;
 mod build;
 mod documents;
+pub mod forall;
+pub mod ownership;
 mod proof;
 
 pub use apply::{ResourceRef, WorldEditError, current_value, fingerprint_of, set_value};
@@ -147,10 +149,15 @@ impl Plan {
 }
 
 /// Options that change what the planner may do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct PlanOptions {
     /// Narrow a blocking bucket-policy or key-policy Deny by exempting exactly the principal.
     pub allow_deny_exception: bool,
+    /// Switch Object Ownership to BucketOwnerEnforced even where existing bucket-policy grants
+    /// then reach objects for someone other than the spec's principal, or where the objects'
+    /// owners are unknown; the edit is marked security-sensitive.
+    pub allow_ownership_change: bool,
 }
 
 /// Something no edit within scope may fix, or that the options forbid.
