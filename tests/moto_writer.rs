@@ -280,6 +280,65 @@ async fn ownership_controls_round_trip() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn bucket_acl_grant_then_reset_round_trip() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-w-acl").await?;
+    let adapter = support::adapter(&moto.endpoint).await?;
+    let world = adapter.observe(&request(&scenario)).await?;
+    let resource = ResourceRef::BucketAcl {
+        bucket: scenario.bucket.clone(),
+    };
+    assert_fingerprints_agree(&adapter, &world, &resource).await?;
+    let original = adapter.read(&resource).await?.expect("a bucket has an ACL");
+    assert_eq!(
+        original["owner"],
+        json!(BUCKET_ACCOUNT),
+        "the owner is named by account"
+    );
+
+    // A grant to the log-delivery group, as an operator might have made, then the reset the
+    // planner writes before BucketOwnerEnforced: the owner's FULL_CONTROL only.
+    let owner_grant = json!({"grantee": {"type": "CanonicalUser", "account": BUCKET_ACCOUNT}, "permission": "FULL_CONTROL"});
+    let with_group = json!({"owner": BUCKET_ACCOUNT, "grants": [owner_grant, {
+        "grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/s3/LogDelivery"}, "permission": "WRITE"}]});
+    adapter.write(&resource, Some(&with_group)).await?;
+    let read = adapter.read(&resource).await?.unwrap();
+    let grants = read["grants"].as_array().unwrap();
+    assert_eq!(grants.len(), 2, "{read}");
+    assert!(grants.iter().any(|grant| grant["grantee"]["uri"]
+        == json!("http://acs.amazonaws.com/groups/s3/LogDelivery")
+        && grant["permission"] == json!("WRITE")));
+    assert!(
+        grants
+            .iter()
+            .any(|grant| grant["grantee"]["account"] == json!(BUCKET_ACCOUNT)
+                && grant["permission"] == json!("FULL_CONTROL")),
+        "the owner's canonical id maps back to its account: {read}"
+    );
+
+    let reset = json!({"owner": BUCKET_ACCOUNT, "grants": [owner_grant]});
+    adapter.write(&resource, Some(&reset)).await?;
+    let read = adapter.read(&resource).await?.unwrap();
+    assert_eq!(read["grants"].as_array().map(Vec::len), Some(1), "{read}");
+    assert_eq!(read["grants"][0]["permission"], json!("FULL_CONTROL"));
+
+    // Restoring what was read (rollback) writes it back as it was.
+    adapter.write(&resource, Some(&original)).await?;
+    assert_eq!(
+        adapter.read(&resource).await?.map(|value| fingerprint(&value)),
+        Some(fingerprint(&original))
+    );
+    let error = adapter
+        .write(&resource, None)
+        .await
+        .expect_err("an ACL cannot be deleted");
+    assert!(matches!(error, AdapterError::NotWritable(_)), "{error:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn key_policy_round_trip_and_no_delete() -> anyhow::Result<()> {
     let Some(moto) = support::moto() else {
         return Ok(());

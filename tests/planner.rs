@@ -11,9 +11,12 @@
 //!   the Sids the edit's `after` holds that its `before` did not; `narrowed` lists the indices of
 //!   existing statements the edit may change (every other existing statement must be kept
 //!   byte-for-byte); `contains` lists statements the `after` document must hold exactly;
-//!   `stillDenied` lists requests (`principal`, `action`, `key`, `principalArn`?) outside the spec
+//!   `stillDenied` lists requests (`principal`, `action`, `key`, `principalArn`?, `context`?) outside the spec
 //!   that must not be Allowed once the edits are applied.
+//!   `proof` lists substrings the proof's checks must hold.
 //! - `{"blocked": [substring, ...]}` — the planner refuses, and its message holds every substring.
+//! - `{"proofFailed": [substring, ...]}` — the edits fail their proof (nothing is written), and
+//!   the message holds every substring.
 //!
 //! For every case that is not blocked the harness also checks, independently of the planner's own
 //! proof, that every proof check passed and that applying the edits to the world makes every
@@ -55,7 +58,15 @@ const CASE_KEYS: &[&str] = &[
     "knownDisagreement",
     "note",
 ];
-const EXPECT_KEYS: &[&str] = &["edits", "noChanges", "blocked", "warnings", "stillDenied"];
+const EXPECT_KEYS: &[&str] = &[
+    "edits",
+    "noChanges",
+    "blocked",
+    "warnings",
+    "stillDenied",
+    "proof",
+    "proofFailed",
+];
 const EDIT_KEYS: &[&str] = &[
     "kind",
     "operation",
@@ -64,7 +75,7 @@ const EDIT_KEYS: &[&str] = &[
     "narrowed",
     "contains",
 ];
-const OPTION_KEYS: &[&str] = &["allowDenyException"];
+const OPTION_KEYS: &[&str] = &["allowDenyException", "allowOwnershipChange"];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -117,12 +128,16 @@ fn build_options(case: &Value) -> Result<PlanOptions, String> {
     if let Some(key) = options.keys().find(|key| !OPTION_KEYS.contains(&key.as_str())) {
         return Err(format!("unknown option `{key}`"));
     }
+    let flag = |name: &str| -> Result<bool, String> {
+        options
+            .get(name)
+            .map(|value| value.as_bool().ok_or(format!("`{name}` is a boolean")))
+            .transpose()
+            .map(|value| value.unwrap_or(false))
+    };
     Ok(PlanOptions {
-        allow_deny_exception: options
-            .get("allowDenyException")
-            .map(|value| value.as_bool().ok_or("`allowDenyException` is a boolean"))
-            .transpose()?
-            .unwrap_or(false),
+        allow_deny_exception: flag("allowDenyException")?,
+        allow_ownership_change: flag("allowOwnershipChange")?,
     })
 }
 
@@ -133,6 +148,7 @@ fn kind_of(resource: &ResourceRef) -> &'static str {
         ResourceRef::InlinePolicy { .. } => "inlinePolicy",
         ResourceRef::BucketPolicy { .. } => "bucketPolicy",
         ResourceRef::OwnershipControls { .. } => "ownershipControls",
+        ResourceRef::BucketAcl { .. } => "bucketAcl",
         ResourceRef::KeyPolicy { .. } => "keyPolicy",
         _ => "other",
     }
@@ -215,7 +231,15 @@ fn check_edit(
         .get("kind")
         .and_then(Value::as_str)
         .ok_or("expected edit needs `kind`")?;
-    if !["inlinePolicy", "bucketPolicy", "ownershipControls", "keyPolicy"].contains(&kind) {
+    if ![
+        "inlinePolicy",
+        "bucketPolicy",
+        "ownershipControls",
+        "bucketAcl",
+        "keyPolicy",
+    ]
+    .contains(&kind)
+    {
         return Err(format!("unknown edit kind `{kind}`"));
     }
     if kind_of(&edit.resource) != kind {
@@ -247,7 +271,26 @@ fn check_edit(
             edit.security_sensitive
         ));
     }
-    if kind != "ownershipControls" {
+    if kind == "bucketAcl" {
+        // The reset: the owner's FULL_CONTROL, nothing else.
+        let grants = edit
+            .after
+            .get("grants")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let owner = edit.after.get("owner").cloned().unwrap_or(Value::Null);
+        let only_owner = grants.len() == 1
+            && grants[0].get("permission") == Some(&json!("FULL_CONTROL"))
+            && (grants[0].pointer("/grantee/account") == Some(&owner)
+                || grants[0].pointer("/grantee/id") == Some(&owner));
+        if !only_owner {
+            mismatches.push(format!(
+                "{label}: the bucket ACL is not reset to the owner's FULL_CONTROL: {}",
+                edit.after
+            ));
+        }
+    } else if kind != "ownershipControls" {
         // `sids` may be left out only where a case cannot know the new Sid's name.
         if let Some(listed) = wanted.get("sids") {
             let wanted_sids: BTreeSet<String> = listed
@@ -393,31 +436,39 @@ fn check(case: &Value) -> Result<Vec<String>, String> {
     let options = build_options(case)?;
     let result = plan(&world, &spec, options);
 
-    if let Some(blocked) = expect.get("blocked") {
+    for (field, refused) in [("proofFailed", "a failed proof"), ("blocked", "blocked")] {
+        let Some(listed) = expect.get(field) else {
+            continue;
+        };
         if expect.len() != 1 {
-            return Err("`expect.blocked` excludes every other expectation".into());
+            return Err(format!("`expect.{field}` excludes every other expectation"));
         }
-        let wanted: Vec<&str> = blocked
+        let wanted: Vec<&str> = listed
             .as_array()
-            .ok_or("`blocked` is an array of substrings")?
+            .ok_or(format!("`{field}` is an array of substrings"))?
             .iter()
-            .map(|item| item.as_str().ok_or("blocked entries are strings"))
+            .map(|item| item.as_str().ok_or(format!("{field} entries are strings")))
             .collect::<Result<_, _>>()?;
         if wanted.is_empty() {
-            return Err("`blocked` names at least one substring".into());
+            return Err(format!("`{field}` names at least one substring"));
         }
         return Ok(match result {
-            Err(error @ PlanError::Blocked(_)) => {
+            Err(error)
+                if matches!(
+                    (&error, field),
+                    (PlanError::Blocked(_), "blocked") | (PlanError::ProofFailed(_), "proofFailed")
+                ) =>
+            {
                 let text = error.to_string();
                 wanted
                     .iter()
                     .filter(|substring| !text.contains(**substring))
-                    .map(|substring| format!("blocker text lacks `{substring}`:\n{text}"))
+                    .map(|substring| format!("the {field} message lacks `{substring}`:\n{text}"))
                     .collect()
             }
-            Err(error) => vec![format!("expected blocked, got another error: {error}")],
+            Err(error) => vec![format!("expected {refused}, got another error: {error}")],
             Ok(plan) => vec![format!(
-                "expected blocked, got a plan with edits: {}",
+                "expected {refused}, got a plan with edits: {}",
                 plan.edits
                     .iter()
                     .map(|edit| format!("{} {}", text_of(edit.operation), edit.resource.describe()))
@@ -493,6 +544,15 @@ fn check(case: &Value) -> Result<Vec<String>, String> {
             if let Some(arn) = field("principalArn") {
                 context.push(("aws:PrincipalArn".to_string(), ContextEntry::Single(arn)));
             }
+            for (key, value) in request
+                .get("context")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let value = value.as_str().ok_or("stillDenied context values are strings")?;
+                context.push((key.clone(), ContextEntry::Single(value.to_string())));
+            }
             let request = S3Request {
                 principal: principal.clone(),
                 action,
@@ -507,6 +567,20 @@ fn check(case: &Value) -> Result<Vec<String>, String> {
                 mismatches.push(format!(
                     "after applying, {principal} {action_text} `{key}` is Allowed (must stay denied)"
                 ));
+            }
+        }
+    }
+    if let Some(wanted) = expect.get("proof") {
+        let text: String = plan
+            .proof
+            .checks
+            .iter()
+            .map(|check| format!("{}: {}\n", check.name, check.detail))
+            .collect();
+        for wanted in wanted.as_array().ok_or("`proof` is an array of substrings")? {
+            let wanted = wanted.as_str().ok_or("proof substrings are strings")?;
+            if !text.contains(wanted) {
+                mismatches.push(format!("the proof lacks `{wanted}`:\n{text}"));
             }
         }
     }

@@ -321,6 +321,7 @@ fn build(params: &Params) -> (World, Spec, PlanOptions) {
     };
     let options = PlanOptions {
         allow_deny_exception: params.allow_deny_exception,
+        allow_ownership_change: false,
     };
     (world, spec, options)
 }

@@ -415,3 +415,64 @@ impl crate::adapter::Writer for SnapshotWriter {
         std::future::ready(result)
     }
 }
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+    use crate::adapter::Writer as _;
+    use crate::core::plan::ResourceRef;
+    use serde_json::json;
+
+    fn world_with_shared_acl() -> World {
+        serde_json::from_value(json!({
+            "formatVersion": 1,
+            "buckets": [{
+                "name": "shared", "account": "111111111111", "region": "us-east-1",
+                "ownership": "ObjectWriter",
+                "acl": {"owner": "111111111111", "grants": [
+                    {"grantee": {"type": "CanonicalUser", "id": "a1", "account": "111111111111"}, "permission": "FULL_CONTROL"},
+                    {"grantee": {"type": "CanonicalUser", "id": "b2", "account": "444455556666"}, "permission": "READ"}]}
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn enforced_is_refused_until_the_bucket_acl_is_reset() {
+        let writer = SnapshotWriter::new(world_with_shared_acl());
+        let ownership = ResourceRef::OwnershipControls {
+            bucket: "shared".into(),
+        };
+        let acl = ResourceRef::BucketAcl {
+            bucket: "shared".into(),
+        };
+        let enforced = json!("BucketOwnerEnforced");
+        let refused = futures::executor::block_on(writer.write(&ownership, Some(&enforced)));
+        let message = refused.err().map(|error| error.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("InvalidBucketAclWithObjectOwnership")
+                && message.contains("account 444455556666"),
+            "{message}"
+        );
+        let reset = json!({"owner": "111111111111", "grants": [
+            {"grantee": {"type": "CanonicalUser", "id": "a1", "account": "111111111111"}, "permission": "FULL_CONTROL"}]});
+        futures::executor::block_on(writer.write(&acl, Some(&reset))).unwrap();
+        assert_eq!(
+            futures::executor::block_on(writer.read(&acl)).unwrap(),
+            Some(reset.clone())
+        );
+        futures::executor::block_on(writer.write(&ownership, Some(&enforced))).unwrap();
+        // With ACLs disabled, only the owner's full control is accepted, as S3 answers
+        // AccessControlListNotSupported.
+        let original = serde_json::to_value(world_with_shared_acl().buckets[0].acl.clone()).unwrap();
+        let message = futures::executor::block_on(writer.write(&acl, Some(&original)))
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("AccessControlListNotSupported"), "{message}");
+        // Rollback order (ownership first, then the ACL) restores the original state.
+        futures::executor::block_on(writer.write(&ownership, Some(&json!("ObjectWriter")))).unwrap();
+        futures::executor::block_on(writer.write(&acl, Some(&original))).unwrap();
+        assert_eq!(writer.world(), world_with_shared_acl());
+    }
+}

@@ -35,6 +35,11 @@ pub struct Args {
     /// principal (`aws:PrincipalArn`); the edit is marked security-sensitive.
     #[arg(long)]
     pub allow_deny_exception: bool,
+    /// Allow switching Object Ownership to BucketOwnerEnforced where existing bucket-policy
+    /// grants then reach other accounts' objects for someone other than this principal, or where
+    /// the objects' owners are unknown; the edit is marked security-sensitive.
+    #[arg(long)]
+    pub allow_ownership_change: bool,
     /// Where to read the world from.
     #[command(flatten)]
     pub source: SourceArgs,
@@ -75,6 +80,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let world = world_for(&spec, &source, "plan", printer)?;
     let options = PlanOptions {
         allow_deny_exception: args.allow_deny_exception,
+        allow_ownership_change: args.allow_ownership_change,
     };
     let mut planned = plan(&world, &spec, options)?;
     planned.source = source.plan_source(args.out.as_deref());

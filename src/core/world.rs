@@ -325,6 +325,9 @@ pub enum ItemKind {
     Object,
     /// `GetObjectAcl`.
     ObjectAcl,
+    /// `ListObjectsV2` over the whole bucket: denied, or the bucket holds more objects than
+    /// were read, so some objects' owners are unknown.
+    ObjectListing,
     /// KMS `DescribeKey`.
     KeyMetadata,
     /// KMS `GetKeyPolicy`.

@@ -25,7 +25,9 @@ impl LockName {
     pub fn of(resource: &ResourceRef) -> Option<LockName> {
         match resource {
             ResourceRef::InlinePolicy { principal, .. } => Some(LockName::Principal(principal.clone())),
-            ResourceRef::BucketPolicy { bucket } | ResourceRef::OwnershipControls { bucket } => {
+            ResourceRef::BucketPolicy { bucket }
+            | ResourceRef::OwnershipControls { bucket }
+            | ResourceRef::BucketAcl { bucket } => {
                 Some(LockName::Bucket(bucket.clone()))
             }
             ResourceRef::KeyPolicy { key } => Some(LockName::Key(key.clone())),

@@ -1,5 +1,5 @@
-//! Reads and writes of the resources s3fix edits: inline policies, bucket policies, Object
-//! Ownership and KMS key policies ([`crate::adapter::Writer`] over the AWS SDK).
+//! Reads and writes of the resources s3fix edits: inline policies, bucket policies, bucket ACLs,
+//! Object Ownership and KMS key policies ([`crate::adapter::Writer`] over the AWS SDK).
 //!
 //! INVARIANT: `read` returns exactly what `observe` puts in the world for the same resource (same
 //! API, same parsing), so fingerprints of an observed world and of a read agree.
@@ -8,9 +8,12 @@
 use super::error::{Failure, FailureClass};
 use super::iam::decode_policy_document;
 use super::session::Session;
-use super::{AwsAdapter, bucket_region, fatal, kms, s3};
+use super::{
+    AwsAdapter, bucket_region, fatal, has_unmapped_ids, kms, map_canonical_ids, owner_canonical_ids, s3,
+};
 use crate::adapter::{AdapterError, PrincipalRef, Writer};
 use crate::core::plan::ResourceRef;
+use crate::core::world::{Acl, Grantee};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -221,6 +224,13 @@ impl AwsAdapter {
                 })?;
                 // The world's representation (`current_value`): the setting's serialized name.
                 Ok(ownership.map(|ownership| serde_json::to_value(ownership).unwrap_or(Value::Null)))
+            }
+            ResourceRef::BucketAcl { bucket } => {
+                let (session, client) = self.bucket_client(bucket).await?;
+                let acl = self
+                    .mapped_bucket_acl(session, &client, bucket, resource, mode)
+                    .await?;
+                Ok(Some(serde_json::to_value(acl).unwrap_or(Value::Null)))
             }
             ResourceRef::KeyPolicy { key } => {
                 let (session, client) = self.key_client(mode, "GetKeyPolicy", resource, key)?;
@@ -444,6 +454,47 @@ impl AwsAdapter {
                     },
                 }
             }
+            ResourceRef::BucketAcl { bucket } => {
+                let Some(value) = value else {
+                    return Err(AdapterError::NotWritable(format!(
+                        "deleting {}",
+                        resource.describe()
+                    )));
+                };
+                let acl: Acl = serde_json::from_value(value.clone()).map_err(|error| {
+                    described(
+                        mode,
+                        "PutBucketAcl",
+                        resource,
+                        format!("the value is not an ACL: {error}"),
+                    )
+                })?;
+                let (session, client) = self.bucket_client(bucket).await?;
+                // The world names accounts; S3 wants canonical ids: the owner's comes with the
+                // ACL as S3 holds it now.
+                let current = s3::bucket_acl(&client, bucket)
+                    .await
+                    .map_err(|failure| failed(session, Mode::Read, "GetBucketAcl", resource, &failure))?;
+                let policy = access_control_policy(&acl, &current.owner, &session.account)
+                    .map_err(|reason| described(mode, "PutBucketAcl", resource, reason))?;
+                client
+                    .put_bucket_acl()
+                    .bucket(bucket)
+                    .access_control_policy(policy)
+                    .expected_bucket_owner(&session.account)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|error| {
+                        failed(
+                            session,
+                            mode,
+                            "PutBucketAcl",
+                            resource,
+                            &Failure::from_sdk(&error),
+                        )
+                    })
+            }
             ResourceRef::KeyPolicy { key } => {
                 let Some(document) = value else {
                     return Err(AdapterError::NotWritable(format!(
@@ -476,6 +527,71 @@ impl AwsAdapter {
             _ => Err(AdapterError::NotWritable(resource.describe())),
         }
     }
+}
+
+impl AwsAdapter {
+    /// `GetBucketAcl` with canonical ids mapped to accounts as `observe` maps them: the owner's
+    /// from the ACL, the caller account's from its own `ListBuckets` when one is still unmapped.
+    async fn mapped_bucket_acl(
+        &self,
+        session: &Session,
+        client: &aws_sdk_s3::Client,
+        bucket: &str,
+        resource: &ResourceRef,
+        mode: Mode,
+    ) -> Result<Acl, AdapterError> {
+        let mut acl = s3::bucket_acl(client, bucket)
+            .await
+            .map_err(|failure| failed(session, mode, "GetBucketAcl", resource, &failure))?;
+        let mut accounts = owner_canonical_ids(Some(&acl), &session.account);
+        let caller = self.sessions.caller();
+        if caller.account != session.account && has_unmapped_ids(&acl, &accounts) {
+            let region = self.regions.get(bucket).unwrap_or_else(|| caller.region());
+            if let Ok(Some(id)) = s3::own_canonical_id(&caller.s3(&region)).await {
+                accounts.entry(id).or_insert_with(|| caller.account.clone());
+            }
+        }
+        map_canonical_ids(&mut acl, &accounts);
+        Ok(acl)
+    }
+}
+
+/// The `PutBucketAcl` body for an ACL of the world: grants to the owner's account use the
+/// owner's canonical id (`owner_id`, as S3 reports it); other grants keep their canonical ids.
+fn access_control_policy(
+    acl: &Acl,
+    owner_id: &str,
+    owner_account: &str,
+) -> Result<aws_sdk_s3::types::AccessControlPolicy, String> {
+    use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee as SdkGrantee, Owner, Permission, Type};
+    let mut policy = AccessControlPolicy::builder().owner(Owner::builder().id(owner_id).build());
+    for grant in &acl.grants {
+        let grantee = match &grant.grantee {
+            Grantee::CanonicalUser { id: Some(id), .. } => {
+                SdkGrantee::builder().r#type(Type::CanonicalUser).id(id)
+            }
+            Grantee::CanonicalUser {
+                id: None,
+                account: Some(account),
+            } if account == owner_account => SdkGrantee::builder().r#type(Type::CanonicalUser).id(owner_id),
+            Grantee::CanonicalUser { account, .. } => {
+                return Err(format!(
+                    "the grant to {} has no canonical id to send",
+                    account.as_deref().unwrap_or("an unknown account")
+                ));
+            }
+            Grantee::Group { uri } => SdkGrantee::builder().r#type(Type::Group).uri(uri),
+        }
+        .build()
+        .map_err(|error| error.to_string())?;
+        policy = policy.grants(
+            Grant::builder()
+                .grantee(grantee)
+                .permission(Permission::from(grant.permission.as_str()))
+                .build(),
+        );
+    }
+    Ok(policy.build())
 }
 
 impl Writer for AwsAdapter {
@@ -524,6 +640,34 @@ mod tests {
             ..failure
         };
         assert_eq!(ownership_reason(&other, "b"), other.reason());
+    }
+
+    #[test]
+    fn acl_bodies_use_the_owner_canonical_id() {
+        let acl: Acl = serde_json::from_value(serde_json::json!({"owner": "111111111111", "grants": [
+            {"grantee": {"type": "CanonicalUser", "account": "111111111111"}, "permission": "FULL_CONTROL"},
+            {"grantee": {"type": "CanonicalUser", "id": "b2", "account": "444455556666"}, "permission": "READ"},
+            {"grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/s3/LogDelivery"}, "permission": "WRITE"}]}))
+        .unwrap();
+        let policy = access_control_policy(&acl, "a1", "111111111111").unwrap();
+        assert_eq!(policy.owner().and_then(|owner| owner.id()), Some("a1"));
+        let ids: Vec<Option<&str>> = policy
+            .grants()
+            .iter()
+            .map(|grant| grant.grantee().and_then(|grantee| grantee.id().or(grantee.uri())))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                Some("a1"),
+                Some("b2"),
+                Some("http://acs.amazonaws.com/groups/s3/LogDelivery")
+            ]
+        );
+        let unmapped: Acl = serde_json::from_value(serde_json::json!({"owner": "111111111111", "grants": [
+            {"grantee": {"type": "CanonicalUser", "account": "444455556666"}, "permission": "READ"}]}))
+        .unwrap();
+        assert!(access_control_policy(&unmapped, "a1", "111111111111").is_err());
     }
 
     #[test]

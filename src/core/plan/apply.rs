@@ -2,7 +2,7 @@
 //! and the fingerprint of every resource a plan relies on (to detect a stale plan).
 
 use crate::core::policy::canonical::fingerprint;
-use crate::core::world::{ObjectOwnership, World};
+use crate::core::world::{Acl, Grant, Grantee, ObjectOwnership, World};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,6 +24,12 @@ pub enum ResourceRef {
     },
     /// A bucket's Object Ownership setting.
     OwnershipControls {
+        /// The bucket.
+        bucket: String,
+    },
+    /// A bucket's ACL (written only to reset it to the owner's FULL_CONTROL before ACLs are
+    /// disabled).
+    BucketAcl {
         /// The bucket.
         bucket: String,
     },
@@ -70,6 +76,7 @@ impl ResourceRef {
             }
             ResourceRef::BucketPolicy { bucket } => format!("bucket policy of `{bucket}`"),
             ResourceRef::OwnershipControls { bucket } => format!("Object Ownership of `{bucket}`"),
+            ResourceRef::BucketAcl { bucket } => format!("bucket ACL of `{bucket}`"),
             ResourceRef::KeyPolicy { key } => format!("key policy of `{key}`"),
             ResourceRef::Principal { principal } => format!("policies of `{principal}`"),
             ResourceRef::BucketSettings { bucket } => format!("ACL and settings of `{bucket}`"),
@@ -89,6 +96,7 @@ impl ResourceRef {
             ResourceRef::KeyPolicy { key } | ResourceRef::KeyMetadata { key } => arn_account(key),
             ResourceRef::BucketPolicy { bucket }
             | ResourceRef::OwnershipControls { bucket }
+            | ResourceRef::BucketAcl { bucket }
             | ResourceRef::BucketSettings { bucket }
             | ResourceRef::Object { bucket, .. } => world.bucket(bucket).map(|found| found.account.clone()),
             ResourceRef::Account { account } => Some(account.clone()),
@@ -130,6 +138,12 @@ pub fn current_value(world: &World, resource: &ResourceRef) -> Result<Option<Val
             .ok_or_else(missing)?
             .ownership
             .map(|ownership| serde_json::to_value(ownership).unwrap_or(Value::Null)),
+        ResourceRef::BucketAcl { bucket } => world
+            .bucket(bucket)
+            .ok_or_else(missing)?
+            .acl
+            .as_ref()
+            .map(|acl| serde_json::to_value(acl).unwrap_or(Value::Null)),
         ResourceRef::KeyPolicy { key } => world.key(key).ok_or_else(missing)?.policy.clone(),
         ResourceRef::Principal { principal } => {
             Some(serde_json::to_value(world.principal(principal).ok_or_else(missing)?).unwrap_or(Value::Null))
@@ -155,12 +169,61 @@ pub fn current_value(world: &World, resource: &ResourceRef) -> Result<Option<Val
     })
 }
 
+/// Whether an ACL grant goes to the ACL's owner (by account id, or by canonical id where the
+/// account is not known).
+pub fn owner_grant(grant: &Grant, acl_owner: &str, owner_account: &str) -> bool {
+    match &grant.grantee {
+        Grantee::CanonicalUser {
+            account: Some(account),
+            ..
+        } => account == owner_account,
+        Grantee::CanonicalUser { id, account: None } => {
+            id.as_deref() == Some(acl_owner) || acl_owner == owner_account && id.is_none()
+        }
+        Grantee::Group { .. } => false,
+    }
+}
+
+/// A grantee as people read it: `account 111111111111`, `canonical user …`, or the group URI.
+pub fn describe_grantee(grantee: &Grantee) -> String {
+    match grantee {
+        Grantee::CanonicalUser {
+            account: Some(account),
+            ..
+        } => format!("account {account}"),
+        Grantee::CanonicalUser { id, account: None } => {
+            format!("canonical user `{}`", id.as_deref().unwrap_or("?"))
+        }
+        Grantee::Group { uri } => format!("`{uri}`"),
+    }
+}
+
 /// The fingerprint of a resource's current value (`absent` when it does not exist).
 pub fn fingerprint_of(world: &World, resource: &ResourceRef) -> Result<String, WorldEditError> {
     Ok(match current_value(world, resource)? {
         Some(value) => fingerprint(&value),
         None => "absent".to_string(),
     })
+}
+
+/// A resource value read as its typed form (`None` stays `None`).
+fn typed<T: serde::de::DeserializeOwned>(
+    resource: &ResourceRef,
+    value: Option<&Value>,
+    what: &str,
+) -> Result<Option<T>, WorldEditError> {
+    value
+        .map(|value| {
+            serde_json::from_value(value.clone()).map_err(|error| WorldEditError::BadValue {
+                resource: resource.describe(),
+                message: format!("not {what}: {error}"),
+            })
+        })
+        .transpose()
+}
+
+fn bucket_mut<'a>(world: &'a mut World, name: &str) -> Option<&'a mut crate::core::world::Bucket> {
+    world.buckets.iter_mut().find(|bucket| bucket.name == name)
 }
 
 /// Set a writable resource to a value (`None` deletes it).
@@ -194,22 +257,47 @@ pub fn set_value(
                 .policy = value.cloned();
         }
         ResourceRef::OwnershipControls { bucket } => {
-            let ownership: Option<ObjectOwnership> =
-                match value {
-                    None => None,
-                    Some(value) => Some(serde_json::from_value(value.clone()).map_err(|error| {
-                        WorldEditError::BadValue {
-                            resource: resource.describe(),
-                            message: format!("not an Object Ownership setting: {error}"),
-                        }
-                    })?),
-                };
-            world
-                .buckets
-                .iter_mut()
-                .find(|b| b.name == *bucket)
-                .ok_or_else(missing)?
-                .ownership = ownership;
+            let ownership: Option<ObjectOwnership> = typed(resource, value, "an Object Ownership setting")?;
+            let found = bucket_mut(world, bucket).ok_or_else(missing)?;
+            // As S3 does: BucketOwnerEnforced is refused while the bucket ACL grants anyone but
+            // the owner (S3 User Guide, "Troubleshooting" under Object Ownership).
+            if ownership == Some(ObjectOwnership::BucketOwnerEnforced)
+                && let Some(acl) = &found.acl
+                && let Some(grant) = acl
+                    .grants
+                    .iter()
+                    .find(|grant| !owner_grant(grant, &acl.owner, &found.account))
+            {
+                return Err(WorldEditError::BadValue {
+                    resource: resource.describe(),
+                    message: format!(
+                        "InvalidBucketAclWithObjectOwnership: the bucket ACL grants {} to {}; move that grant into the bucket policy and reset the bucket ACL to the owner's FULL_CONTROL first",
+                        grant.permission,
+                        describe_grantee(&grant.grantee)
+                    ),
+                });
+            }
+            found.ownership = ownership;
+        }
+        ResourceRef::BucketAcl { bucket } => {
+            let acl: Option<Acl> = typed(resource, value, "an ACL")?;
+            let found = bucket_mut(world, bucket).ok_or_else(missing)?;
+            // With ACLs disabled S3 accepts only an ACL that gives the owner full control.
+            if found.ownership == Some(ObjectOwnership::BucketOwnerEnforced)
+                && let Some(acl) = &acl
+                && acl
+                    .grants
+                    .iter()
+                    .any(|grant| !owner_grant(grant, &acl.owner, &found.account))
+            {
+                return Err(WorldEditError::BadValue {
+                    resource: resource.describe(),
+                    message:
+                        "AccessControlListNotSupported: the bucket has ACLs disabled (BucketOwnerEnforced)"
+                            .into(),
+                });
+            }
+            found.acl = acl;
         }
         ResourceRef::KeyPolicy { key } => {
             let arn = world

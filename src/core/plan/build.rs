@@ -134,6 +134,7 @@ pub(super) struct Needs {
 /// The result of building: edits in apply order, what was read, warnings, the probes.
 #[derive(Debug)]
 pub(super) struct Built {
+    pub options: PlanOptions,
     pub edits: Vec<Edit>,
     pub read: Vec<ResourceRef>,
     pub warnings: Vec<String>,
@@ -431,6 +432,7 @@ pub(super) fn build(world: &World, spec: &Spec, options: PlanOptions) -> Result<
     }
     let read = read_resources(world, spec, &probes);
     Ok(Built {
+        options,
         edits,
         read,
         warnings,

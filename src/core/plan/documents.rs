@@ -1,13 +1,15 @@
 //! The documents the planner writes: statements built from needs, merged into existing
 //! documents by Sid so every other statement stays exactly as it was.
 
-use super::apply::ResourceRef;
+use super::apply::{ResourceRef, owner_grant};
 use super::build::Needs;
+use super::ownership::ownership_change;
 use super::{Blocker, Edit, Operation, PlanError, owned_policy_name};
+use crate::core::eval::StatementRef;
 use crate::core::s3::Gate;
 use crate::core::s3::public::{ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY};
 use crate::core::spec::{Access, Spec};
-use crate::core::world::{Grantee, ObjectOwnership, PrincipalKind, World};
+use crate::core::world::{Acl, Grant, Grantee, ObjectOwnership, PrincipalKind, World};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -250,7 +252,80 @@ fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<V
     }
     scope.push(Value::Object(outside_resources));
     scope.push(Value::Object(outside_actions));
+    // The exemption holds only in the spec's context: the principal stays denied, under the
+    // original condition, whenever a context key the spec names has another value.
+    for (number, (key, value)) in spec
+        .context
+        .iter()
+        .filter(|(key, _)| !key.eq_ignore_ascii_case("aws:PrincipalArn"))
+        .enumerate()
+    {
+        let mut outside_context = base(format!("S3fixDeny{index}OutsideSpecContext{name}{}", number + 1));
+        for element in ["Action", "NotAction", "Resource", "NotResource"] {
+            if let Some(value) = deny.get(element) {
+                outside_context.insert(element.into(), value.clone());
+            }
+        }
+        let mut condition = condition.clone().unwrap_or_else(|| json!({}));
+        add_condition(
+            &mut condition,
+            &not_equal_operator(key),
+            key,
+            &context_value(key, value),
+        );
+        outside_context.insert("Condition".into(), condition);
+        scope.push(Value::Object(outside_context));
+    }
     scope
+}
+
+/// The negated operator that holds when a context key differs from the spec's value.
+fn not_equal_operator(key: &str) -> String {
+    if ["aws:sourceip", "aws:vpcsourceip"].contains(&key.to_ascii_lowercase().as_str()) {
+        "NotIpAddress".into()
+    } else {
+        "StringNotEquals".into()
+    }
+}
+
+/// The spec's value as the operator takes it: an address as a single-host CIDR.
+fn context_value(key: &str, value: &str) -> String {
+    if not_equal_operator(key) == "NotIpAddress" && !value.contains('/') {
+        let bits = if value.contains(':') { 128 } else { 32 };
+        format!("{value}/{bits}")
+    } else {
+        value.to_string()
+    }
+}
+
+/// Add `operator: {key: value}` to a condition block. Where the operator already names the key
+/// its values are extended: for a negated operator (the only kind added here) several values
+/// must all differ, which is exactly the conjunction wanted.
+fn add_condition(condition: &mut Value, operator: &str, key: &str, value: &str) {
+    let Some(operators) = condition.as_object_mut() else {
+        return;
+    };
+    let entry = operators.entry(operator).or_insert_with(|| json!({}));
+    let Some(keys) = entry.as_object_mut() else {
+        return;
+    };
+    let existing = keys
+        .keys()
+        .find(|existing| existing.eq_ignore_ascii_case(key))
+        .cloned()
+        .unwrap_or_else(|| key.to_string());
+    let mut values = keys.get(&existing).map(as_list).unwrap_or_default();
+    if !values.contains(&json!(value)) {
+        values.push(json!(value));
+    }
+    keys.insert(
+        existing,
+        if values.len() == 1 {
+            values.remove(0)
+        } else {
+            Value::Array(values)
+        },
+    );
 }
 
 /// Exempt exactly the principal from a Deny: `ArnNotEquals aws:PrincipalArn` joins its condition.
@@ -259,30 +334,7 @@ pub(super) fn exempt(statement: &mut Value, principal_arn: &str) {
         return;
     };
     let condition = object.entry("Condition").or_insert_with(|| json!({}));
-    let Some(operators) = condition.as_object_mut() else {
-        return;
-    };
-    let operator = operators.entry("ArnNotEquals").or_insert_with(|| json!({}));
-    let Some(keys) = operator.as_object_mut() else {
-        return;
-    };
-    let existing_key = keys
-        .keys()
-        .find(|key| key.eq_ignore_ascii_case("aws:PrincipalArn"))
-        .cloned();
-    let key = existing_key.unwrap_or_else(|| "aws:PrincipalArn".to_string());
-    let mut values = keys.get(&key).map(as_list).unwrap_or_default();
-    if !values.contains(&json!(principal_arn)) {
-        values.push(json!(principal_arn));
-    }
-    keys.insert(
-        key,
-        if values.len() == 1 {
-            values.remove(0)
-        } else {
-            Value::Array(values)
-        },
-    );
+    add_condition(condition, "ArnNotEquals", "aws:PrincipalArn", principal_arn);
 }
 
 pub(super) fn edits_for(
@@ -416,44 +468,71 @@ pub(super) fn edits_for(
     let (document, mut statements) = statements_of(bucket.policy.as_ref());
     let mut bucket_reasons = Vec::new();
     let mut ownership_edit = None;
+    let mut acl_reset = None;
     if needs.ownership {
-        if let Some(reason) = acl_dependent_policy(bucket) {
+        if let Some((reason, statement)) = acl_dependent_policy(bucket) {
             return Err(PlanError::Blocked(vec![Blocker {
                 gate: Gate::AclOwnership,
                 what: reason,
-                statement: None,
+                statement: Some(statement),
                 remedy:
-                    "change the statement that requires ACL headers first; BucketOwnerEnforced rejects ACLs"
+                    "change that statement first: with BucketOwnerEnforced, uploads may carry only the bucket-owner-full-control ACL or none, and no x-amz-grant-* header"
                         .into(),
             }]));
         }
         let migrated = migrate_bucket_acl(bucket)?;
         if !migrated.is_empty() {
             bucket_reasons.push(
-                "bucket-ACL grants are moved into the bucket policy before ACLs are disabled".to_string(),
+                "bucket-ACL grants are moved into the bucket policy before the bucket ACL is reset and ACLs are disabled".to_string(),
             );
         }
         for statement in migrated {
             upsert(&mut statements, statement);
         }
-        let foreign: Vec<&str> = bucket
-            .objects
-            .iter()
-            .filter(|object| object.acl.as_ref().is_some_and(|acl| acl.grants.iter().any(|grant| !matches!(&grant.grantee, Grantee::CanonicalUser { account: Some(account), .. } if *account == bucket.account))))
-            .map(|object| object.key.as_str())
-            .collect();
-        if !foreign.is_empty() {
+        if let Some(reset) = owner_only_acl(bucket) {
+            acl_reset = edit(
+                world,
+                ResourceRef::BucketAcl { bucket: spec.bucket.clone() },
+                reset,
+                false,
+                "S3 refuses BucketOwnerEnforced while the bucket ACL grants anyone but the owner: it is reset to the owner's FULL_CONTROL, after its grants are in the bucket policy".into(),
+            )?;
+        }
+        let change = ownership_change(world, spec);
+        if !change.losses.is_empty() {
+            let losses: Vec<String> = change
+                .losses
+                .iter()
+                .map(|loss| {
+                    format!(
+                        "{} to {} on {} object{} (e.g. {})",
+                        loss.permission,
+                        loss.grantee,
+                        loss.count,
+                        if loss.count == 1 { "" } else { "s" },
+                        loss.example
+                    )
+                })
+                .collect();
             warnings.push(format!(
-                "with ACLs disabled, object-ACL grants stop applying (objects: {}): accounts that read through them lose that access",
-                foreign.join(", ")
+                "with ACLs disabled, object-ACL grants stop applying: {}; accounts that read through them lose that access",
+                losses.join("; ")
             ));
         }
+        let sensitive = change.needs_permission();
+        let reason = if sensitive {
+            "objects owned by another account block the access: BucketOwnerEnforced makes the bucket owner own them, and existing bucket-policy grants then reach them too (--allow-ownership-change)"
+        } else {
+            "objects owned by another account block the access: BucketOwnerEnforced makes the bucket owner own them"
+        };
         ownership_edit = edit(
             world,
-            ResourceRef::OwnershipControls { bucket: spec.bucket.clone() },
+            ResourceRef::OwnershipControls {
+                bucket: spec.bucket.clone(),
+            },
             json!(ObjectOwnership::BucketOwnerEnforced),
-            false,
-            "objects owned by another account block the access: BucketOwnerEnforced makes the bucket owner own them".into(),
+            sensitive,
+            reason.into(),
         )?;
     }
     for access in &needs.bucket {
@@ -493,6 +572,7 @@ pub(super) fn edits_for(
     for companion in companions {
         upsert(&mut statements, companion);
     }
+    edits.extend(acl_reset);
     edits.extend(ownership_edit);
     if !bucket_reasons.is_empty() {
         edits.extend(edit(
@@ -503,51 +583,154 @@ pub(super) fn edits_for(
             bucket_reasons.join("; "),
         )?);
     }
-    // Apply order: identity, key policy, ownership, bucket policy — built in that order above,
-    // except that the ownership edit must follow the ACL migration written into the bucket
-    // policy; the migration only adds grants that already existed through the ACL.
     reorder(&mut edits);
     Ok(edits)
 }
 
-/// Order edits so no intermediate state grants more than the final one: identity policy, KMS
-/// key policy, ownership, bucket policy last.
+/// Order edits as AWS requires and so no intermediate state grants more than the final one:
+/// identity policy, KMS key policy, the bucket policy (with the migrated bucket-ACL grants), the
+/// bucket ACL reset to the owner, then Object Ownership (S3 refuses BucketOwnerEnforced while
+/// the bucket ACL grants others; S3 User Guide, "Prerequisites for disabling ACLs").
 pub(super) fn reorder(edits: &mut [Edit]) {
     edits.sort_by_key(|edit| match edit.resource {
         ResourceRef::InlinePolicy { .. } => 0,
         ResourceRef::KeyPolicy { .. } => 1,
-        ResourceRef::OwnershipControls { .. } => 2,
-        ResourceRef::BucketPolicy { .. } => 3,
-        _ => 4,
+        ResourceRef::BucketPolicy { .. } => 2,
+        ResourceRef::BucketAcl { .. } => 3,
+        ResourceRef::OwnershipControls { .. } => 4,
+        _ => 5,
     });
 }
 
-/// A bucket-policy statement that requires ACL headers, which BucketOwnerEnforced rejects.
-pub(super) fn acl_dependent_policy(bucket: &crate::core::world::Bucket) -> Option<String> {
+/// The bucket ACL reset to the owner's FULL_CONTROL only, when it grants anyone else.
+pub(super) fn owner_only_acl(bucket: &crate::core::world::Bucket) -> Option<Value> {
+    let acl = bucket.acl.as_ref()?;
+    if acl
+        .grants
+        .iter()
+        .all(|grant| owner_grant(grant, &acl.owner, &bucket.account))
+    {
+        return None;
+    }
+    let grantee = acl
+        .grants
+        .iter()
+        .find(|grant| owner_grant(grant, &acl.owner, &bucket.account))
+        .map(|grant| grant.grantee.clone())
+        .unwrap_or(Grantee::CanonicalUser {
+            id: None,
+            account: Some(bucket.account.clone()),
+        });
+    serde_json::to_value(Acl {
+        owner: acl.owner.clone(),
+        grants: vec![Grant {
+            grantee,
+            permission: "FULL_CONTROL".into(),
+        }],
+    })
+    .ok()
+}
+
+/// The canned ACL BucketOwnerEnforced still accepts on uploads.
+const OWNER_FULL_CONTROL: &str = "bucket-owner-full-control";
+
+/// A bucket-policy statement that makes uploads carry an ACL BucketOwnerEnforced rejects: one
+/// other than `bucket-owner-full-control`, or an `x-amz-grant-*` header (S3 User Guide,
+/// "Prerequisites for disabling ACLs": review bucket policies that use ACL-related condition
+/// keys). A requirement `bucket-owner-full-control` satisfies is accepted, as S3 accepts it.
+pub(super) fn acl_dependent_policy(bucket: &crate::core::world::Bucket) -> Option<(String, StatementRef)> {
     let document = bucket.policy.as_ref()?;
     let statements = document.get("Statement").map(as_list).unwrap_or_default();
     for (index, statement) in statements.iter().enumerate() {
-        let keys: Vec<String> = statement
-            .get("Condition")
-            .and_then(Value::as_object)
-            .map(|operators| {
-                operators
-                    .values()
-                    .filter_map(Value::as_object)
-                    .flat_map(|keys| keys.keys().cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(key) = keys.iter().find(|key| {
-            let lowered = key.to_ascii_lowercase();
-            lowered.starts_with("s3:x-amz-acl") || lowered.starts_with("s3:x-amz-grant")
-        }) {
-            return Some(format!(
-                "bucket-policy statement {index} requires the ACL header `{key}`"
-            ));
+        let deny = statement.get("Effect").and_then(Value::as_str) == Some("Deny");
+        let Some(operators) = statement.get("Condition").and_then(Value::as_object) else {
+            continue;
+        };
+        for (operator, keys) in operators {
+            let Some(keys) = keys.as_object() else { continue };
+            let lowered_operator = operator.to_ascii_lowercase();
+            let null = lowered_operator.starts_with("null");
+            let negated = lowered_operator.contains("not");
+            for (key, values) in keys {
+                let lowered = key.to_ascii_lowercase();
+                let values: Vec<String> = as_list(values)
+                    .iter()
+                    .map(|value| value.as_str().map_or_else(|| value.to_string(), str::to_string))
+                    .collect();
+                // Whether the condition makes the request carry the header for the statement to
+                // allow it (Allow), or to escape it (Deny).
+                let requires = if null {
+                    // Null "false" in an Allow, Null "true" in a Deny: the header must be present.
+                    values
+                        .iter()
+                        .any(|value| value == if deny { "true" } else { "false" })
+                } else {
+                    deny == negated
+                };
+                if !requires {
+                    continue;
+                }
+                let reference = StatementRef {
+                    kind: crate::core::policy::PolicyKind::Resource,
+                    policy: "bucket policy".into(),
+                    statement: index,
+                    sid: statement.get("Sid").and_then(Value::as_str).map(str::to_string),
+                    effect: if deny {
+                        crate::core::policy::Effect::Deny
+                    } else {
+                        crate::core::policy::Effect::Allow
+                    },
+                };
+                let name = match &reference.sid {
+                    Some(sid) => format!("bucket-policy statement {index} (Sid `{sid}`)"),
+                    None => format!("bucket-policy statement {index}"),
+                };
+                if lowered.starts_with("s3:x-amz-grant") {
+                    return Some((
+                        format!("{name} requires the `{key}` header, which BucketOwnerEnforced rejects"),
+                        reference,
+                    ));
+                }
+                if lowered == "s3:x-amz-acl" {
+                    let satisfiable = null
+                        || values.iter().any(|value| {
+                            crate::core::policy::Pattern::new(value).matches(OWNER_FULL_CONTROL)
+                        });
+                    if !satisfiable {
+                        return Some((
+                            format!(
+                                "{name} requires the ACL `{}` (`{key}`), which BucketOwnerEnforced rejects; only bucket-owner-full-control is accepted",
+                                values.join("`, `")
+                            ),
+                            reference,
+                        ));
+                    }
+                }
+            }
         }
     }
     None
+}
+
+/// The bucket policy actions an ACL permission on a bucket maps to (S3 User Guide, "Access
+/// control list (ACL) overview", mapping of ACL permissions and access policy permissions), with
+/// the resource each applies to.
+pub(super) fn acl_permission_actions(permission: &str) -> &'static [(&'static str, bool)] {
+    // (action, on the objects rather than the bucket)
+    match permission {
+        "READ" => &[("s3:ListBucket", false)],
+        "WRITE" => &[("s3:PutObject", true), ("s3:DeleteObject", true)],
+        "READ_ACP" => &[("s3:GetBucketAcl", false)],
+        "WRITE_ACP" => &[("s3:PutBucketAcl", false)],
+        "FULL_CONTROL" => &[
+            ("s3:ListBucket", false),
+            ("s3:PutObject", true),
+            ("s3:DeleteObject", true),
+            ("s3:GetBucketAcl", false),
+            ("s3:PutBucketAcl", false),
+        ],
+        _ => &[],
+    }
 }
 
 /// Bucket-policy statements equivalent to the bucket ACL's grants to others, so that switching
@@ -562,22 +745,17 @@ pub(super) fn migrate_bucket_acl(bucket: &crate::core::world::Bucket) -> Result<
     for grant in &acl.grants {
         let permission = grant.permission.as_str();
         match &grant.grantee {
-            Grantee::CanonicalUser {
-                account: Some(account),
-                ..
-            } if *account == bucket.account => {}
+            _ if owner_grant(grant, &acl.owner, &bucket.account) => {}
             Grantee::CanonicalUser {
                 account: Some(account),
                 ..
             } => {
-                let mut actions = Vec::new();
-                if matches!(permission, "READ" | "FULL_CONTROL") {
-                    actions.push(("s3:ListBucket", bucket_arn.clone()));
-                }
-                if matches!(permission, "WRITE" | "FULL_CONTROL") {
-                    actions.push(("s3:PutObject", objects_arn.clone()));
-                }
-                for (action, resource) in actions {
+                for (action, on_objects) in acl_permission_actions(permission) {
+                    let resource = if *on_objects {
+                        objects_arn.clone()
+                    } else {
+                        bucket_arn.clone()
+                    };
                     let word = action.trim_start_matches("s3:");
                     statements.push(json!({
                         "Sid": format!("S3fixMigratedAcl{word}{account}"),

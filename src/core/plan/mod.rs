@@ -4,6 +4,8 @@
 pub mod apply;
 mod build;
 mod documents;
+pub mod forall;
+pub mod ownership;
 mod proof;
 pub mod verify;
 
@@ -156,6 +158,10 @@ impl Plan {
 pub struct PlanOptions {
     /// Narrow a blocking bucket-policy or key-policy Deny by exempting exactly the principal.
     pub allow_deny_exception: bool,
+    /// Switch Object Ownership to BucketOwnerEnforced even where existing bucket-policy grants
+    /// then reach objects for someone other than the spec's principal, or where the objects'
+    /// owners are unknown; the edit is marked security-sensitive.
+    pub allow_ownership_change: bool,
 }
 
 /// Something no edit within scope may fix, or that the options forbid.

@@ -9,8 +9,9 @@
 //! 5. the key administrators keep `kms:PutKeyPolicy`, the bucket account keeps
 //!    `s3:PutBucketPolicy`.
 
-use super::apply::ResourceRef;
+use super::apply::{ResourceRef, set_value};
 use super::build::{Built, ProbeRequest, caller_arn, caller_context};
+use super::ownership::{describe_gain, ownership_change};
 use super::{Expectation, PlanError};
 use crate::core::eval::{ContextEntry, Outcome};
 use crate::core::policy::{PolicyKind, parse_policy};
@@ -242,9 +243,20 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         format!("{} requests allowed", built.probes.len()),
     );
 
-    // 2. Nothing else flips from denied to allowed.
+    // 2. Nothing else flips from denied to allowed, in the final state or in any state between
+    //    two edits (apply writes them one at a time).
     let before_world = with_neighbours(before, spec);
     let after_world = with_neighbours(after, spec);
+    let mut intermediate_worlds = Vec::new();
+    let mut partial = before.clone();
+    for edit in built.edits.iter().take(built.edits.len().saturating_sub(1)) {
+        set_value(&mut partial, &edit.resource, Some(&edit.after)).map_err(|error| {
+            PlanError::ProofFailed(vec![format!(
+                "  - the edits cannot be applied in their order: {error}"
+            )])
+        })?;
+        intermediate_worlds.push((edit.resource.describe(), with_neighbours(&partial, spec)));
+    }
     let mut callers: Vec<String> = before_world
         .principals
         .iter()
@@ -260,15 +272,6 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         S3Action::PutBucketPolicy,
         S3Action::GetBucketPolicy,
     ];
-    let mut keys: Vec<String> = built.probes.iter().map(|probe| probe.key.clone()).collect();
-    keys.extend(outside_keys(spec, before));
-    keys.push(String::new());
-    keys.sort();
-    keys.dedup();
-    let buckets = [spec.bucket.clone(), other_bucket_name(&spec.bucket)];
-    let target_context = caller_context(spec);
-    let mut flips = Vec::new();
-    let mut ownership_consequences = Vec::new();
     let bucket_account = before
         .bucket(&spec.bucket)
         .map(|bucket| bucket.account.clone())
@@ -277,6 +280,40 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         .edits
         .iter()
         .any(|edit| matches!(edit.resource, ResourceRef::OwnershipControls { .. }));
+    // The objects another account owns change hands with the switch: each is probed too.
+    let foreign_keys: Vec<String> = if takes_ownership {
+        before
+            .bucket(&spec.bucket)
+            .map(|bucket| {
+                bucket
+                    .objects
+                    .iter()
+                    .filter(|object| {
+                        object
+                            .owner
+                            .as_deref()
+                            .or_else(|| object.acl.as_ref().map(|acl| acl.owner.as_str()))
+                            .is_some_and(|owner| owner != bucket.account)
+                    })
+                    .map(|object| object.key.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut keys: Vec<String> = built.probes.iter().map(|probe| probe.key.clone()).collect();
+    keys.extend(outside_keys(spec, before));
+    keys.extend(foreign_keys.iter().cloned());
+    keys.push(String::new());
+    keys.sort();
+    keys.dedup();
+    let buckets = [spec.bucket.clone(), other_bucket_name(&spec.bucket)];
+    let target_context = caller_context(spec);
+    let mut flips = Vec::new();
+    let mut owner_gains = 0usize;
+    let mut owner_example = None;
+    let mut accepted_gains = 0usize;
     let mut compared = 0usize;
     for caller in &callers {
         let context: Vec<(String, ContextEntry)> = if *caller == caller_arn_for(spec) {
@@ -297,6 +334,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             }
             context
         };
+        let own_account = caller.split(':').nth(4) == Some(bucket_account.as_str());
         for bucket in &buckets {
             for action in actions {
                 for key in &keys {
@@ -313,23 +351,37 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
                         context: context.clone(),
                     };
                     let request = probe.to_request(bucket);
-                    let was = explain(&before_world, &request)?.decision;
-                    let now = explain(&after_world, &request)?.decision;
+                    let was = explain(&before_world, &request)?.decision == FinalDecision::Allowed;
+                    let now = explain(&after_world, &request)?.decision == FinalDecision::Allowed;
                     compared += 1;
-                    if was != FinalDecision::Allowed && now == FinalDecision::Allowed {
-                        let flip = format!(
-                            "{caller} {} on `{bucket}/{key}` flips to allowed",
-                            action.iam_action()
-                        );
-                        // BucketOwnerEnforced makes the bucket owner own every object: its own
-                        // principals gaining their usual rights on this bucket's objects is what
-                        // the switch means, not a grant to anyone new. Reported, not failed.
-                        let own_account = caller.split(':').nth(4) == Some(bucket_account.as_str());
-                        if takes_ownership && own_account && *bucket == spec.bucket && action.is_object() {
-                            ownership_consequences.push(flip);
-                        } else {
-                            flips.push(flip);
+                    let target = format!("{caller} {} on `{bucket}/{key}`", action.iam_action());
+                    for (label, world) in &intermediate_worlds {
+                        let between = explain(world, &request)?.decision == FinalDecision::Allowed;
+                        compared += 1;
+                        if between && !was && !now {
+                            flips.push(format!(
+                                "{target} is allowed after writing the {label}, before the last edit"
+                            ));
                         }
+                    }
+                    if was || !now {
+                        continue;
+                    }
+                    // BucketOwnerEnforced makes the bucket owner own every object: its own
+                    // principals gaining their usual rights on this bucket's objects is what the
+                    // switch means. Others gaining a foreign object is what the ownership check
+                    // lists, allowed only with --allow-ownership-change.
+                    let on_switched_object = takes_ownership && *bucket == spec.bucket && action.is_object();
+                    if on_switched_object && own_account {
+                        owner_gains += 1;
+                        owner_example.get_or_insert_with(|| target.clone());
+                    } else if on_switched_object
+                        && built.options.allow_ownership_change
+                        && foreign_keys.contains(key)
+                    {
+                        accepted_gains += 1;
+                    } else {
+                        flips.push(format!("{target} flips to allowed"));
                     }
                 }
             }
@@ -351,15 +403,67 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             }
         }
     }
-    let evidence = if ownership_consequences.is_empty() {
-        format!("{compared} neighbouring requests unchanged or narrowed")
-    } else {
-        format!(
-            "{compared} neighbouring requests checked; with BucketOwnerEnforced the bucket account now owns the objects, so its own principals gain: {}",
-            ownership_consequences.join("; ")
-        )
-    };
+    let mut evidence = format!("checked {compared} requests: none flips from denied to allowed");
+    if !intermediate_worlds.is_empty() {
+        evidence.push_str(&format!(
+            ", in the final state or in the {} between the edits",
+            if intermediate_worlds.len() == 1 {
+                "state".to_string()
+            } else {
+                format!("{} states", intermediate_worlds.len())
+            }
+        ));
+    }
+    if owner_gains > 0 {
+        evidence.push_str(&format!(
+            "; except, as BucketOwnerEnforced means, the bucket account's own principals on the objects it now owns ({owner_gains} requests, e.g. {})",
+            owner_example.unwrap_or_default()
+        ));
+    }
+    if accepted_gains > 0 {
+        evidence.push_str(&format!(
+            "; and {accepted_gains} requests the ownership switch opens, allowed by --allow-ownership-change"
+        ));
+    }
     check(&mut proof, "no other access is widened", flips, evidence);
+
+    // 2b. The ownership switch, for every object the world holds.
+    if takes_ownership {
+        let change = ownership_change(before, spec);
+        let mut failures = Vec::new();
+        if !built.options.allow_ownership_change {
+            for gain in change.widenings() {
+                failures.push(format!(
+                    "{} (hint: re-run with --allow-ownership-change to accept it)",
+                    describe_gain(gain)
+                ));
+            }
+            if let Some(reason) = &change.owners_unknown {
+                failures.push(format!(
+                    "the owners of some objects are unknown ({reason}), so what the switch grants cannot be listed (hint: re-run with --allow-ownership-change to accept it)"
+                ));
+            }
+        }
+        let described = change.describe();
+        let evidence = if described.is_empty() {
+            format!(
+                "proved for every object the world holds ({} owned by other accounts): no bucket-policy grant reaches new objects and no object-ACL grant stops applying",
+                change.foreign_objects
+            )
+        } else {
+            format!(
+                "proved for every object the world holds ({} owned by other accounts): {}",
+                change.foreign_objects,
+                described.join("; ")
+            )
+        };
+        check(
+            &mut proof,
+            "the ownership switch grants only what it lists",
+            failures,
+            evidence,
+        );
+    }
 
     // 3. The bucket policy gains no public statement.
     let public = |world: &World| -> Result<usize, PlanError> {

@@ -34,7 +34,11 @@ pub enum VerifyError {
 /// Whether an edit needs a deliberate confirmation: it narrows a Deny, or it changes how every
 /// object of the bucket is authorized (Object Ownership, the bucket ACL).
 pub fn is_security_sensitive(edit: &Edit) -> bool {
-    edit.security_sensitive || matches!(edit.resource, ResourceRef::OwnershipControls { .. })
+    edit.security_sensitive
+        || matches!(
+            edit.resource,
+            ResourceRef::OwnershipControls { .. } | ResourceRef::BucketAcl { .. }
+        )
 }
 
 /// The KMS keys that encrypt the spec's objects: the bucket's default key and the keys of the
@@ -66,7 +70,7 @@ fn spec_keys(plan: &Plan, world: &World) -> Vec<String> {
 }
 
 /// Every edit touches only what the planner may write for the plan's spec: the principal's
-/// `s3fix-<bucket>` inline policy; the spec's bucket's policy and Object Ownership; the key
+/// `s3fix-<bucket>` inline policy; the spec's bucket's policy, ACL and Object Ownership; the key
 /// policies of the keys that encrypt the spec's objects.
 pub fn check_scope(plan: &Plan, world: &World) -> Result<(), VerifyError> {
     let spec = &plan.spec;
@@ -95,7 +99,9 @@ pub fn check_scope(plan: &Plan, world: &World) -> Result<(), VerifyError> {
                     )));
                 }
             }
-            ResourceRef::BucketPolicy { bucket } | ResourceRef::OwnershipControls { bucket } => {
+            ResourceRef::BucketPolicy { bucket }
+            | ResourceRef::OwnershipControls { bucket }
+            | ResourceRef::BucketAcl { bucket } => {
                 if *bucket != spec.bucket {
                     return Err(out_of_scope(format!("the spec's bucket is `{}`", spec.bucket)));
                 }
