@@ -3,8 +3,10 @@
 pub mod apply;
 pub mod drift;
 pub mod explain;
+pub mod fromerror;
 pub mod plan;
 pub mod rollback;
 pub mod show;
 pub mod simulate;
 pub mod snapshot;
+pub mod spec;

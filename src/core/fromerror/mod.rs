@@ -17,6 +17,7 @@ pub mod cloudtrail;
 pub mod compare;
 mod message;
 pub mod notpolicy;
+pub mod report;
 pub mod tospec;
 
 pub use message::{clean, parse_message};
