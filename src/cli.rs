@@ -36,6 +36,8 @@ pub enum Command {
     Drift(Box<cmd::drift::Args>),
     /// Observe a bucket, its objects and a principal through AWS and write a world file.
     Snapshot(Box<cmd::snapshot::Args>),
+    /// Write the access spec for the request an error describes (`--from-error TEXT`).
+    Spec(Box<cmd::spec::Args>),
 }
 
 /// Parse the command line and run the chosen subcommand.
@@ -51,6 +53,7 @@ pub fn run() -> ExitCode {
         Command::Rollback(args) => cmd::rollback::run(&args, &printer),
         Command::Drift(args) => cmd::drift::run(&args, &printer),
         Command::Snapshot(args) => cmd::snapshot::run(&args, &printer),
+        Command::Spec(args) => cmd::spec::run(&args, &printer),
     };
     match result {
         Ok(code) => code,

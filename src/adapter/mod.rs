@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod snapshot;
 
+use crate::core::fromerror::authz::AuthorizationDetails;
 use crate::core::plan::ResourceRef;
 use crate::core::world::World;
 use serde_json::Value;
@@ -78,6 +79,58 @@ pub trait Writer {
         resource: &ResourceRef,
         value: Option<&Value>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+}
+
+/// The identity of the credentials in use (STS GetCallerIdentity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// The ARN, e.g. `arn:aws:sts::222222222222:assumed-role/my-app-role/session1`.
+    pub arn: String,
+    /// The account.
+    pub account: String,
+}
+
+/// Why AWS's own record of a denied request cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnavailableKind {
+    /// The session may not call `iam:GetRequestAuthorizationDetails`, or the details belong to
+    /// another account or organization.
+    Permission,
+    /// No details for this ID (unknown, or past the 24 hours AWS keeps them).
+    NotFound,
+    /// The IAM Toolbox endpoint cannot be reached in this region.
+    Region,
+    /// The account has no access to the preview.
+    Preview,
+    /// Anything else.
+    Other,
+}
+
+/// AWS's authorization details are not available; explain goes on without them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("AWS's authorization details for `{authorization_id}` are not available ({kind:?}): {reason}")]
+pub struct DetailsUnavailable {
+    /// The authorization ID asked for.
+    pub authorization_id: String,
+    /// Why, as a kind.
+    pub kind: UnavailableKind,
+    /// Why, in words (AWS's code and message).
+    pub reason: String,
+}
+
+/// Asks AWS about the request itself: who the current credentials are, and AWS's record of a
+/// denied request behind an authorization ID (IAM Access Troubleshooter, preview).
+pub trait Troubleshoot {
+    /// The identity of the current credentials (STS GetCallerIdentity).
+    fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity, AdapterError>> + Send;
+
+    /// `GetRequestAuthorizationDetails` for `authorization_id`, every page, through the
+    /// session of `account` (the account that issued it) where there is one.
+    fn authorization_details(
+        &self,
+        authorization_id: &str,
+        account: Option<&str>,
+    ) -> impl Future<Output = Result<AuthorizationDetails, DetailsUnavailable>> + Send;
 }
 
 /// Why an observation failed as a whole.

@@ -18,14 +18,17 @@ use anyhow::bail;
 /// Exit codes: 0 allowed; 2 denied (or unknown: a gate could not be read); 1 error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The object (`s3://BUCKET/KEY`), or the bucket and prefix for `--action list`.
-    pub target: String,
-    /// The caller: an assumed-role session, role or user ARN (`*` for anonymous).
+    /// The object (`s3://BUCKET/KEY`), or the bucket and prefix for `--action list`. With
+    /// `--from-error`, only what the error does not name.
+    pub target: Option<String>,
+    /// The caller: an assumed-role session, role or user ARN (`*` for anonymous). With
+    /// `--from-error`, only when the error does not name it (else the current credentials'
+    /// identity is used).
     #[arg(long)]
-    pub principal: String,
-    /// The operation: get, head, put or list.
-    #[arg(long, default_value = "get")]
-    pub action: String,
+    pub principal: Option<String>,
+    /// The operation: get, head, put or list (default get; with `--from-error`, the error's).
+    #[arg(long)]
+    pub action: Option<String>,
     /// Request context, e.g. `--context aws:SourceIp=203.0.113.7` (repeatable; a value with
     /// commas, `a,b`, is multi-valued when the key is given as `KEY[]=a,b`).
     #[arg(long = "context", value_name = "KEY=VALUE")]
@@ -39,6 +42,9 @@ pub struct Args {
     /// Show every statement's match result and the request context.
     #[arg(long)]
     pub reasons: bool,
+    /// Start from the error instead: a pasted message, a CloudTrail record, an authorization ID.
+    #[command(flatten)]
+    pub from: crate::cmd::fromerror::FromErrorArgs,
 }
 
 /// Output formats.
@@ -83,12 +89,24 @@ pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEnt
 
 /// Run `s3fix explain`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let (bucket, key) = parse_target(&args.target)?;
-    let Some(action) = S3Action::parse(&args.action) else {
-        bail!("unknown action `{}` (hint: get, head, put or list)", args.action);
+    if args.from.is_requested() {
+        return crate::cmd::fromerror::explain(args, printer);
+    }
+    let Some(target) = args.target.as_deref() else {
+        bail!(
+            "give the object to explain, s3://BUCKET/KEY (hint: or start from the error with --from-error TEXT, --from-cloudtrail FILE or --authorization-id ID)"
+        );
+    };
+    let Some(principal) = args.principal.clone() else {
+        bail!("give the caller with --principal ARN (hint: or start from the error with --from-error TEXT)");
+    };
+    let (bucket, key) = parse_target(target)?;
+    let action_name = args.action.as_deref().unwrap_or("get");
+    let Some(action) = S3Action::parse(action_name) else {
+        bail!("unknown action `{action_name}` (hint: get, head, put or list)");
     };
     if action.is_object() && key.is_empty() {
-        bail!("`{}` names no object key (hint: s3://{bucket}/KEY)", args.target);
+        bail!("`{target}` names no object key (hint: s3://{bucket}/KEY)");
     }
     let context = parse_context(&args.context)?;
     // An object that is to be written need not exist yet; listing reads no object.
@@ -100,11 +118,11 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let observe_request = ObserveRequest {
         bucket: bucket.clone(),
         keys,
-        principal_arn: args.principal.clone(),
+        principal_arn: principal.clone(),
     };
     let world = observe(&args.source.resolve()?, &observe_request, "explain", printer)?;
     let request = S3Request {
-        principal: args.principal.clone(),
+        principal,
         action,
         bucket,
         key,
@@ -117,13 +135,19 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
             args.reasons,
             render::use_colour(),
         ))?,
-        Format::Json => printer.data(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&render::explain::json(&explanation, args.reasons))?
-        ))?,
+        Format::Json => {
+            let mut json = render::explain::json(&explanation, args.reasons);
+            render::fromerror::add_target(&mut json, &request);
+            printer.data(&format!("{}\n", serde_json::to_string_pretty(&json)?))?
+        }
     }
-    Ok(match explanation.decision {
+    Ok(exit_code(&explanation))
+}
+
+/// Allowed exits 0; denied or unknown exits 2.
+pub fn exit_code(explanation: &crate::core::s3::Explanation) -> ExitCode {
+    match explanation.decision {
         FinalDecision::Allowed => ExitCode::Success,
         FinalDecision::Denied | FinalDecision::Unknown => ExitCode::Denied,
-    })
+    }
 }

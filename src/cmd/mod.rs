@@ -3,9 +3,11 @@
 pub mod apply;
 pub mod drift;
 pub mod explain;
+pub mod fromerror;
 pub mod plan;
 pub mod rollback;
 pub mod show;
 pub mod simulate;
 pub mod snapshot;
 pub mod source;
+pub mod spec;

@@ -5,6 +5,7 @@
 pub mod case;
 pub mod diff;
 pub mod eval;
+pub mod fromerror;
 pub mod limits;
 pub mod plan;
 pub mod policy;

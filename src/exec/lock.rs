@@ -27,9 +27,7 @@ impl LockName {
             ResourceRef::InlinePolicy { principal, .. } => Some(LockName::Principal(principal.clone())),
             ResourceRef::BucketPolicy { bucket }
             | ResourceRef::OwnershipControls { bucket }
-            | ResourceRef::BucketAcl { bucket } => {
-                Some(LockName::Bucket(bucket.clone()))
-            }
+            | ResourceRef::BucketAcl { bucket } => Some(LockName::Bucket(bucket.clone())),
             ResourceRef::KeyPolicy { key } => Some(LockName::Key(key.clone())),
             _ => None,
         }

@@ -2,6 +2,7 @@
 //! Colour is applied only here, and only when the output is a terminal and `NO_COLOR` is unset.
 
 pub mod explain;
+pub mod fromerror;
 pub mod plan;
 
 use std::io::IsTerminal;

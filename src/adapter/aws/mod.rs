@@ -13,6 +13,7 @@ mod org;
 pub mod probe;
 mod s3;
 mod session;
+mod troubleshoot;
 mod write;
 
 pub use session::AwsOptions;

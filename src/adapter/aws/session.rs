@@ -103,6 +103,8 @@ pub(crate) struct Session {
     pub label: String,
     /// The account the credentials belong to.
     pub account: String,
+    /// The identity of the credentials (STS GetCallerIdentity), e.g. an assumed-role session ARN.
+    pub arn: String,
     /// The shared configuration with this session's credentials.
     config: SdkConfig,
     /// Whether an endpoint override is in force.
@@ -120,7 +122,7 @@ pub(crate) struct Session {
 impl Session {
     fn new(
         label: String,
-        account: String,
+        (account, arn): (String, String),
         config: SdkConfig,
         local_endpoint: bool,
         counter: CallCounter,
@@ -142,6 +144,7 @@ impl Session {
         Session {
             label,
             account,
+            arn,
             iam,
             organizations,
             s3control: aws_sdk_s3control::Client::from_conf(s3control.build()),
@@ -167,6 +170,15 @@ impl Session {
         aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(&self.config)
                 .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build(),
+        )
+    }
+
+    /// An IAM Toolbox client (`GetRequestAuthorizationDetails`) in the configured region.
+    pub(crate) fn iam_toolbox(&self) -> aws_sdk_iamtoolbox::Client {
+        aws_sdk_iamtoolbox::Client::from_conf(
+            aws_sdk_iamtoolbox::config::Builder::from(&self.config)
                 .interceptor(self.counter.clone())
                 .build(),
         )
@@ -290,10 +302,10 @@ async fn open_session(
         Some(role) => assume_role(base, role, session_name, options.external_id.as_deref(), counter).await?,
         None => base.clone(),
     };
-    let account = caller_account(&config, &label, counter).await?;
+    let identity = caller_account(&config, &label, counter).await?;
     Ok(Session::new(
         label,
-        account,
+        identity,
         config,
         local_endpoint,
         counter.clone(),
@@ -355,12 +367,12 @@ async fn assume_role(
         .build())
 }
 
-/// The account the configuration's credentials belong to (STS GetCallerIdentity).
+/// The account and ARN the configuration's credentials belong to (STS GetCallerIdentity).
 async fn caller_account(
     config: &SdkConfig,
     label: &str,
     counter: &CallCounter,
-) -> Result<String, AdapterError> {
+) -> Result<(String, String), AdapterError> {
     let output = sts(config, counter)
         .get_caller_identity()
         .send()
@@ -377,11 +389,9 @@ async fn caller_account(
                 },
             }
         })?;
-    output
-        .account()
-        .map(str::to_string)
-        .ok_or_else(|| AdapterError::Credentials {
-            session: label.to_string(),
-            reason: "GetCallerIdentity returned no account".into(),
-        })
+    let account = output.account().ok_or_else(|| AdapterError::Credentials {
+        session: label.to_string(),
+        reason: "GetCallerIdentity returned no account".into(),
+    })?;
+    Ok((account.to_string(), output.arn().unwrap_or_default().to_string()))
 }
