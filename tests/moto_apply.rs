@@ -832,3 +832,57 @@ async fn a_prefix_pattern_is_planned_from_the_objects_under_it() -> anyhow::Resu
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
     Ok(())
 }
+
+/// Two applies of one plan through the SDK at the same time: the second finds the locks held and
+/// writes nothing; after the first, it is refused as stale; one writer, one journal.
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn concurrent_applies_through_the_sdk_have_one_writer() -> anyhow::Result<()> {
+    use std::io::{BufRead as _, BufReader};
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let fixture = fixture(&moto.endpoint, "s3fix-apply-concurrent").await?;
+    let directory = tempfile::tempdir()?;
+    plan(&fixture, directory.path(), &moto.endpoint);
+    let release = directory.path().join("release");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .args(["apply", "plan.json", "--yes", "--endpoint-url", &moto.endpoint])
+        .current_dir(directory.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3FIX_FAILPOINT", "pause-before-write:1")
+        .env("S3FIX_FAILPOINT_RELEASE", &release)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines.next().expect("the first apply reaches its pause")?;
+        let paused = line.contains("failpoint pause-before-write:1: paused");
+        seen.push(line);
+        if paused {
+            break;
+        }
+    }
+    let second = s3fix(directory.path(), &["apply", "plan.json", "--yes"]);
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("another s3fix apply holds the lock on"),
+        "{}",
+        stderr(&second)
+    );
+    std::fs::write(&release, "")?;
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(first.wait()?.code(), Some(0), "{seen:?} {rest:?}");
+    let again = s3fix(directory.path(), &["apply", "plan.json", "--yes"]);
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(stderr(&again).contains("plan is stale"), "{}", stderr(&again));
+    let (journaled, _) = only_journal(directory.path());
+    assert_eq!(journaled.status, OperationStatus::Applied);
+    Ok(())
+}
