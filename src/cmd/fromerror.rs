@@ -384,6 +384,15 @@ pub fn explain(args: &explain::Args, printer: &Printer) -> anyhow::Result<ExitCo
         extraction.authorization_id.get_or_insert_with(|| id.clone());
     }
     let mut report = Report::new(source, extraction.clone());
+    if authorization_id.is_none()
+        && let Some(id) = &extraction.authorization_id
+    {
+        report.input(
+            "note",
+            &format!("AWS's details behind authorization ID `{id}` are not read with --world; pass --authorization-id {id} to ask AWS"),
+            "the message",
+        );
+    }
     report.not_policy = detect(
         &extraction,
         &Facts {
