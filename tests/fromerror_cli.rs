@@ -436,3 +436,31 @@ fn authorization_id_not_available_says_so_and_continues() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("24 hours"), "{}", stderr(&output));
 }
+
+#[test]
+fn spec_from_a_cloudtrail_record_keeps_its_network_context_only() {
+    let record = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/errors/cloudtrail/assumed-role-getobject.json"
+    );
+    let output = s3fix(&["spec", "--from-cloudtrail", record]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("principal = \"arn:aws:iam::222222222222:role/my-app-role\""),
+        "{text}"
+    );
+    assert!(text.contains("\"aws:SourceIp\" = \"198.51.100.7\""), "{text}");
+    assert!(
+        text.contains("\"aws:SourceVpce\" = \"vpce-0a1b2c3d4e5f67890\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("aws:CurrentTime") && !text.contains("aws:UserAgent"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# event ID: 3e1f0a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"),
+        "{text}"
+    );
+}
