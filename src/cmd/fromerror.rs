@@ -391,6 +391,15 @@ pub fn explain(args: &explain::Args, printer: &Printer) -> anyhow::Result<ExitCo
         extraction.authorization_id.get_or_insert_with(|| id.clone());
     }
     let mut report = Report::new(source, extraction.clone());
+    if authorization_id.is_none()
+        && let Some(id) = &extraction.authorization_id
+    {
+        report.input(
+            "note",
+            &format!("AWS's details behind authorization ID `{id}` are not read with --world; pass --authorization-id {id} to ask AWS"),
+            "the message",
+        );
+    }
     report.not_policy = detect(
         &extraction,
         &Facts {
@@ -406,10 +415,13 @@ pub fn explain(args: &explain::Args, printer: &Printer) -> anyhow::Result<ExitCo
     if details.is_some() && !args.context.is_empty() {
         printer.warn("--context ignored: AWS's request context is used verbatim");
     }
+    // With only an authorization ID whose details could not be read, explain goes on as it
+    // would without one: the operation defaults to get.
+    let default_action = (source == Source::AuthorizationId && details.is_none()).then_some("get");
     let flags = Flags {
         target: args.target.as_deref(),
         principal: args.principal.as_deref(),
-        action: args.action.as_deref(),
+        action: args.action.as_deref().or(default_action),
         context: &context_flags,
     };
     let mut credentials = || current_identity(&args.source);

@@ -46,6 +46,9 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
+/// Context keys that describe one request (its time, its client), not the access to grant.
+const VOLATILE_KEYS: [&str; 4] = ["aws:CurrentTime", "aws:EpochTime", "aws:UserAgent", "aws:Referer"];
+
 /// Run `s3fix spec`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let Some((source, extraction)) = args.input.read()? else {
@@ -78,6 +81,13 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     };
     let mut context = BTreeMap::new();
     for (key, value) in &request.context {
+        // A spec is desired state: the moment and the client of one request do not belong in it.
+        if VOLATILE_KEYS.contains(&key.as_str()) {
+            printer.status(&format!(
+                "context `{key}` left out of the spec: it describes one request only"
+            ));
+            continue;
+        }
         match value {
             ContextEntry::Single(text) => {
                 context.insert(key.clone(), text.clone());

@@ -199,3 +199,66 @@ fn to_json(document: &Document) -> Value {
         Document::Null => Value::Null,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: Option<&str>, status: Option<u16>) -> Failure {
+        Failure {
+            code: code.map(str::to_string),
+            message: Some("no".into()),
+            status,
+            detail: "dispatch failure: dns error".into(),
+            bucket_region: None,
+        }
+    }
+
+    #[test]
+    fn each_failure_says_why_the_details_are_not_available() {
+        for (code, status, kind) in [
+            (
+                Some("AccessDeniedException"),
+                Some(403),
+                UnavailableKind::Permission,
+            ),
+            (
+                Some("ResourceNotFoundException"),
+                Some(404),
+                UnavailableKind::NotFound,
+            ),
+            (
+                Some("UnrecognizedClientException"),
+                Some(403),
+                UnavailableKind::Preview,
+            ),
+            (None, None, UnavailableKind::Region),
+            (Some("InternalServerException"), Some(500), UnavailableKind::Other),
+        ] {
+            let unavailable = unavailable("a1b2", "ap-south-2", &failure(code, status));
+            assert_eq!(unavailable.kind, kind, "{code:?}");
+            assert_eq!(unavailable.authorization_id, "a1b2");
+        }
+        assert!(
+            unavailable("a1b2", "ap-south-2", &failure(None, None))
+                .reason
+                .contains("ap-south-2")
+        );
+    }
+
+    #[test]
+    fn documents_become_json() {
+        let document = Document::Object(HashMap::from([
+            ("n".to_string(), Document::Number(Number::PosInt(3))),
+            (
+                "list".to_string(),
+                Document::Array(vec![Document::String("a".into()), Document::Bool(true)]),
+            ),
+            ("none".to_string(), Document::Null),
+        ]));
+        assert_eq!(
+            to_json(&document),
+            serde_json::json!({"n": 3, "list": ["a", true], "none": null})
+        );
+    }
+}

@@ -266,3 +266,109 @@ pub fn compare_statements(details: &AuthorizationDetails, explanation: &Explanat
         differences,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::s3::{S3Action, S3Request, explain};
+    use crate::core::world::World;
+
+    fn explanation(source_ip: &str) -> Explanation {
+        let world: Result<World, _> =
+            serde_json::from_str(include_str!("../../../plans/examples/article-world.json"));
+        let Ok(world) = world else {
+            unreachable!("the article world parses")
+        };
+        let request = S3Request {
+            principal: "arn:aws:sts::222222222222:assumed-role/my-app-role/session1".into(),
+            action: S3Action::Get,
+            bucket: "my-bucket".into(),
+            key: "data/report.csv".into(),
+            context: vec![("aws:SourceIp".into(), ContextEntry::Single(source_ip.into()))],
+        };
+        match explain(&world, &request) {
+            Ok(explanation) => explanation,
+            Err(error) => unreachable!("{error}"),
+        }
+    }
+
+    fn details(effect: &str, sid: Option<&str>) -> AuthorizationDetails {
+        AuthorizationDetails {
+            authorization_id: "a1b2".into(),
+            request_context: BTreeMap::from([
+                ("aws:SourceIp".into(), Value::from("203.0.113.9")),
+                ("aws:SecureTransport".into(), Value::from(true)),
+                ("aws:TagKeys".into(), serde_json::json!(["a", "b"])),
+            ]),
+            evaluations: vec![AwsEvaluation {
+                action: "s3:GetObject".into(),
+                resource: "arn:aws:s3:::my-bucket/data/report.csv".into(),
+                effect: Some(effect.into()),
+                context: BTreeMap::new(),
+                matched: sid
+                    .map(|sid| AwsMatchedPolicy {
+                        uri: "arn:aws:s3:::my-bucket?policy".into(),
+                        policy_type: Some("RESOURCE_BASED_POLICY".into()),
+                        statements: vec![AwsStatement {
+                            sid: Some(sid.into()),
+                            effect: "DENY".into(),
+                        }],
+                    })
+                    .into_iter()
+                    .collect(),
+            }],
+            policies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn matching_deny_statements_show_no_difference() {
+        let comparison = compare_statements(
+            &details("EXPLICIT_DENY", Some("DenyOutsideOfficeNetwork")),
+            &explanation("203.0.113.9"),
+        );
+        assert_eq!(comparison.differences, Vec::<String>::new());
+        assert_eq!(comparison.aws.len(), 1);
+        assert!(
+            comparison
+                .s3fix
+                .iter()
+                .any(|line| line.contains("DenyOutsideOfficeNetwork"))
+        );
+    }
+
+    #[test]
+    fn another_deny_and_a_missing_explicit_deny_are_differences() {
+        let other = compare_statements(
+            &details("EXPLICIT_DENY", Some("DenyUnencrypted")),
+            &explanation("203.0.113.9"),
+        );
+        assert_eq!(other.differences.len(), 2, "{:?}", other.differences);
+        let inside = compare_statements(
+            &details("EXPLICIT_DENY", Some("DenyOutsideOfficeNetwork")),
+            &explanation("198.51.100.7"),
+        );
+        assert!(
+            inside
+                .differences
+                .iter()
+                .any(|line| line.contains("s3fix finds none")),
+            "{:?}",
+            inside.differences
+        );
+    }
+
+    #[test]
+    fn aws_context_is_used_verbatim() {
+        let entries = details("IMPLICIT_DENY", None).context_entries();
+        assert!(entries.contains(&("aws:SourceIp".into(), ContextEntry::Single("203.0.113.9".into()))));
+        assert!(entries.contains(&("aws:SecureTransport".into(), ContextEntry::Single("true".into()))));
+        assert!(entries.contains(&(
+            "aws:TagKeys".into(),
+            ContextEntry::Multi(vec!["a".into(), "b".into()])
+        )));
+        let extraction = details("IMPLICIT_DENY", None).extraction();
+        assert_eq!(extraction.bucket.as_deref(), Some("my-bucket"));
+        assert_eq!(extraction.denial, Some(super::super::Denial::Implicit));
+    }
+}

@@ -83,6 +83,16 @@ fn blind_spot(policy_type: &str) -> Option<&'static str> {
     }
 }
 
+/// `a service control policy`, `an identity-based policy`, `an S3 Block Public Access (…)`.
+fn with_article(policy_type: &str) -> String {
+    let article = if policy_type.starts_with(['a', 'e', 'i', 'o', 'u']) || policy_type.starts_with("S3") {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {policy_type}")
+}
+
 fn is_deny(verdict: Verdict) -> bool {
     matches!(verdict, Verdict::ExplicitDeny | Verdict::ImplicitDeny)
 }
@@ -162,12 +172,13 @@ pub fn compare(extraction: &Extraction, explanation: &Explanation) -> Agreement 
     };
     let explicit = extraction.denial == Some(Denial::Explicit);
     let aws = format!(
-        "{} in a {policy_type}{}",
+        "{} in {}{}",
         if explicit {
             "explicit deny"
         } else {
             "implicit deny (no allow)"
         },
+        with_article(policy_type),
         extraction
             .policy_arn
             .as_deref()
@@ -234,7 +245,8 @@ pub fn compare(extraction: &Extraction, explanation: &Explanation) -> Agreement 
                 .any(|gate| gate.verdict == Verdict::ExplicitDeny)
             {
                 return disagree(format!(
-                    "AWS found no allow in a {policy_type}, s3fix an explicit deny there: the world's policy may differ from the one AWS evaluated"
+                    "AWS found no allow in {}, s3fix an explicit deny there: the world's policy may differ from the one AWS evaluated",
+                    with_article(policy_type)
                 ));
             }
             return disagree(missing_hint(explanation, policy_type));
@@ -262,6 +274,7 @@ fn missing_hint(explanation: &Explanation, policy_type: &str) -> String {
         format!(" ({} could not be read)", unknown.join(", "))
     };
     format!(
-        "AWS blames a {policy_type} that s3fix does not find denying{unread}: s3fix's view may be missing something — a session policy, a VPC endpoint policy, an SCP or RCP it could not read, or a newer version of the policy"
+        "AWS blames {} that s3fix does not find denying{unread}: s3fix's view may be missing something — a session policy, a VPC endpoint policy, an SCP or RCP it could not read, or a newer version of the policy",
+        with_article(policy_type)
     )
 }
