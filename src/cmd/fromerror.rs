@@ -258,10 +258,10 @@ fn fetch_details(
     authorization_id: &str,
     account: Option<&str>,
 ) -> Result<AuthorizationDetails, String> {
-    let options = match source.resolve().map_err(|error| format!("{error:#}"))? {
-        WorldSource::Aws(aws) => aws.options("explain"),
-        WorldSource::World(_) => return Err("AWS's authorization details are not read with --world".into()),
-    };
+    let options = source
+        .aws()
+        .map_err(|error| format!("{error:#}"))?
+        .options("explain");
     let runtime = runtime().map_err(|error| error.to_string())?;
     runtime.block_on(async {
         let adapter = AwsAdapter::connect(&options)

@@ -39,6 +39,12 @@ impl SourceArgs {
         if let Some(path) = &self.world {
             return Ok(Source::World(path.clone()));
         }
+        Ok(Source::Aws(self.aws()?))
+    }
+
+    /// The AWS side of these options, whether or not a world file is named (for lookups that
+    /// only AWS answers); its endpoints are checked.
+    pub fn aws(&self) -> anyhow::Result<AwsSource> {
         let aws = AwsSource {
             bucket_role: self.bucket_role.clone(),
             caller_role: self.caller_role.clone(),
@@ -49,7 +55,7 @@ impl SourceArgs {
             verbose: self.verbose,
         };
         aws.check_endpoints()?;
-        Ok(Source::Aws(aws))
+        Ok(aws)
     }
 }
 
