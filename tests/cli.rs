@@ -44,7 +44,8 @@ fn explain_article_scenario_names_every_failing_gate() {
         String::from_utf8_lossy(&output.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["decision"], "Denied");
+    assert_eq!(json["decision"], "ExplicitlyDenied");
+    assert_eq!(json["gates"][1]["code"], "bucketPolicyDeny");
     let verdict = |gate: &str| {
         json["gates"]
             .as_array()
@@ -99,7 +100,7 @@ fn explain_text_lists_gates_in_order() {
     })
     .collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
-    assert!(text.contains("decision: DENIED"));
+    assert!(text.contains("decision: ImplicitlyDenied"));
 }
 
 #[test]
@@ -116,7 +117,7 @@ fn explain_allowed_exits_zero() {
         "head",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert!(stdout(&output).contains("decision: ALLOWED"));
+    assert!(stdout(&output).contains("decision: Allowed"));
 }
 
 #[test]

@@ -43,7 +43,7 @@ const VERDICTS: &[&str] = &[
     "notApplicable",
     "unknown",
 ];
-const DECISIONS: &[&str] = &["Allowed", "Denied", "Unknown"];
+const DECISIONS: &[&str] = &["Allowed", "ExplicitlyDenied", "ImplicitlyDenied", "Unknown"];
 const SCENARIO_KEYS: &[&str] = &[
     "name",
     "doc",

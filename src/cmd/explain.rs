@@ -123,6 +123,8 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
     Ok(match explanation.decision {
         FinalDecision::Allowed => ExitCode::Success,
-        FinalDecision::Denied | FinalDecision::Unknown => ExitCode::Denied,
+        FinalDecision::ExplicitlyDenied | FinalDecision::ImplicitlyDenied | FinalDecision::Unknown => {
+            ExitCode::Denied
+        }
     })
 }

@@ -19,7 +19,7 @@ pub use session::AwsOptions;
 
 use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef};
 use crate::core::world::{
-    Account, Acl, Bucket, Grantee, ItemKind, KmsKey, Object, ObjectOwnership, UnknownItem, World,
+    Account, Acl, Bucket, Grantee, ItemKind, KeyManager, KmsKey, Object, ObjectOwnership, UnknownItem, World,
 };
 use error::{Failure, FailureClass};
 use futures::future::join_all;
@@ -215,6 +215,44 @@ fn key_reader<'s, 'r>(
         ),
         None => (&sessions.bucket, bucket_region),
     }
+}
+
+/// The organization policies of the accounts that own a customer managed key but are neither
+/// the bucket's nor the caller's (a key in a third account): read through the bucket session's
+/// organization where it can (management account or delegated administrator), else left
+/// unknown — never taken as "no RCPs".
+async fn key_owner_accounts(
+    bucket_session: &Session,
+    keys: &[KmsKey],
+    known: &[Account],
+    unknown: &mut Vec<UnknownItem>,
+) -> Result<Vec<Account>, AdapterError> {
+    let mut owners: Vec<&str> = Vec::new();
+    for key in keys.iter().filter(|key| key.manager == KeyManager::Customer) {
+        let account = key.account.as_str();
+        if !account.is_empty() && !known.iter().any(|known| known.id == account) && !owners.contains(&account)
+        {
+            owners.push(account);
+        }
+    }
+    let reads = join_all(
+        owners
+            .iter()
+            .map(|account| org::read_other_account_org_policies(&bucket_session.organizations, account)),
+    )
+    .await;
+    let mut accounts = Vec::new();
+    for (account, read) in owners.into_iter().zip(reads) {
+        let policies = settle_org(bucket_session, read, account, unknown)?;
+        accounts.push(Account {
+            id: account.to_string(),
+            public_access_block: None,
+            scps: policies.scps,
+            rcps: policies.rcps,
+            org_path: policies.path,
+        });
+    }
+    Ok(accounts)
 }
 
 /// Settle the reads of the keys: fatal failures end the observation; others become unknown
@@ -551,6 +589,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
         public_access_block: account_pab,
         scps: bucket_org.scps,
         rcps: bucket_org.rcps,
+        org_path: bucket_org.path,
     }];
     if let Some(principal_org) = principal_org {
         accounts.push(Account {
@@ -558,8 +597,11 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
             public_access_block: None,
             scps: principal_org.scps,
             rcps: principal_org.rcps,
+            org_path: principal_org.path,
         });
     }
+    let key_accounts = key_owner_accounts(bucket_session, &keys, &accounts, &mut unknown).await?;
+    accounts.extend(key_accounts);
     Ok(World {
         accounts,
         buckets: vec![Bucket {

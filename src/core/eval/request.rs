@@ -124,6 +124,22 @@ impl Requester {
         self.has_identity_policies() || self.kind == RequesterKind::Root
     }
 
+    /// Whether the caller is a service-linked role or one of its sessions: its role ARN has the
+    /// path `/aws-service-role/` (IAM User Guide, "Using service-linked roles"). A session ARN
+    /// carries no path, so a session counts when `aws:PrincipalArn` (the role ARN) shows it, or
+    /// its role name has the `AWSServiceRoleFor` prefix every service-linked role has.
+    pub fn is_service_linked_role(&self) -> bool {
+        let role_name = match self.kind {
+            RequesterKind::Role => self.arn.rsplit('/').next(),
+            RequesterKind::RoleSession => self.arn.split('/').nth(1),
+            _ => return false,
+        };
+        self.principal_arn
+            .as_deref()
+            .is_some_and(|arn| arn.contains(":role/aws-service-role/"))
+            || role_name.is_some_and(|name| name.starts_with("AWSServiceRoleFor"))
+    }
+
     /// Every identity the caller stands for, as `NotPrincipal` must list them all to exempt it:
     /// the account, then the role (for sessions), then the caller itself.
     pub fn identities(&self) -> Vec<String> {

@@ -14,7 +14,7 @@ mod gates;
 pub mod public;
 mod verdicts;
 
-pub use gates::{Explanation, FinalDecision, Gate, GateReport, Verdict, key_decision};
+pub use gates::{Explanation, FinalDecision, Gate, GateReport, Missing, ReasonCode, Verdict, key_decision};
 
 use crate::core::eval::{ContextEntry, Requester, RequesterKind};
 use crate::core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
