@@ -863,3 +863,33 @@ pub fn key_decision(
     };
     Ok(Some(authorize(&set, &request)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_files_with_the_old_denied_spelling_still_read() {
+        let old: Result<FinalDecision, _> = serde_json::from_str("\"Denied\"");
+        assert_eq!(old.ok(), Some(FinalDecision::ImplicitlyDenied));
+        let new: Result<FinalDecision, _> = serde_json::from_str("\"ExplicitlyDenied\"");
+        assert_eq!(new.ok(), Some(FinalDecision::ExplicitlyDenied));
+        assert_eq!(
+            serde_json::to_string(&FinalDecision::ImplicitlyDenied)
+                .ok()
+                .as_deref(),
+            Some("\"ImplicitlyDenied\"")
+        );
+    }
+
+    #[test]
+    fn missing_groups_are_typed_and_keep_their_labels() {
+        let labels = vec!["identityPolicies".to_string(), "scps[2]".to_string()];
+        let missing = Missing::all(&labels);
+        assert_eq!(missing, vec![Missing::IdentityPolicies, Missing::Scps(2)]);
+        assert_eq!(
+            serde_json::to_value(&missing).ok(),
+            Some(serde_json::json!(["identityPolicies", "scps[2]"]))
+        );
+    }
+}
