@@ -4,6 +4,7 @@
 use super::apply::{ResourceRef, set_value};
 use super::documents::edits_for;
 use super::{Blocker, Edit, PlanError, PlanOptions, owned_policy_name};
+use crate::core::arn::{Arn, PrincipalArn};
 use crate::core::eval::{ContextEntry, StatementRef};
 use crate::core::policy::PolicyKind;
 use crate::core::s3::{
@@ -44,11 +45,12 @@ impl ProbeRequest {
 pub fn caller_arn(principal_arn: &str, kind: PrincipalKind) -> String {
     match kind {
         PrincipalKind::User => principal_arn.to_string(),
-        PrincipalKind::Role => {
-            let account = principal_arn.split(':').nth(4).unwrap_or_default();
-            let name = principal_arn.rsplit('/').next().unwrap_or_default();
-            format!("arn:aws:sts::{account}:assumed-role/{name}/s3fix-probe")
-        }
+        PrincipalKind::Role => match PrincipalArn::parse(principal_arn) {
+            Some(role) => {
+                Arn::role_session(&role.arn.partition, &role.account, role.name(), "s3fix-probe").to_string()
+            }
+            None => principal_arn.to_string(),
+        },
     }
 }
 

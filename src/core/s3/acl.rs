@@ -45,7 +45,8 @@ pub fn acl_policy(acl: &Acl, scope: AclScope, ignore_public: bool) -> (Value, Ve
                 account: Some(account),
                 ..
             } => {
-                json!({"AWS": format!("arn:aws:iam::{account}:root")})
+                // An account id, as S3 writes it: the principal of that account in any partition.
+                json!({"AWS": account})
             }
             Grantee::CanonicalUser { id, account: None } => {
                 warnings.push(format!(

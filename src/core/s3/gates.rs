@@ -8,6 +8,7 @@ use super::verdicts::{
 use super::{
     Compiled, ExplainError, S3Action, S3Request, compile, find_principal, identity_policies, resource_arn,
 };
+use crate::core::arn::{Arn, partition_of_region};
 use crate::core::eval::{
     Context, ContextEntry, Decision, NamedPolicy, Outcome, PolicySet, Request, Requester, RequesterKind,
     ResourceRules, StatementRef, authorize, authorize_outcome,
@@ -711,7 +712,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
                 .clone()
                 .unwrap_or_else(|| "alias/aws/s3".to_string());
             let encryption_context = if encryption.bucket_key_enabled {
-                format!("arn:aws:s3:::{}", bucket.name)
+                Arn::s3_bucket(partition_of_region(&bucket.region), &bucket.name).to_string()
             } else {
                 resource.clone()
             };

@@ -5,6 +5,7 @@ use super::gates::{
     org_place,
 };
 use super::{Compiled, ExplainError, compile};
+use crate::core::arn::service_host;
 use crate::core::eval::{
     ConditionOutcome, Context, ContextEntry, Decision, Outcome, PolicySet, PrincipalMatch, Request,
     Requester, RequesterKind, ResourceRules, StatementRef, authorize,
@@ -695,7 +696,7 @@ fn kms_context(check: &KmsCheck<'_>, caller_account: &str) -> Context {
     context.insert("aws:ViaAWSService", ContextEntry::Single("true".into()));
     context.insert(
         "kms:ViaService",
-        ContextEntry::Single(format!("s3.{}.amazonaws.com", check.bucket.region)),
+        ContextEntry::Single(service_host("s3", &check.bucket.region)),
     );
     context.insert(
         "kms:CallerAccount",
