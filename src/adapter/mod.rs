@@ -247,6 +247,21 @@ pub struct PrincipalRef {
     pub name: String,
 }
 
+/// A caller with no IAM role or user behind it — anonymous (`*`), an account root, an STS
+/// federated user or a service principal — whose observation reads no principal.
+pub fn bare_caller(text: &str) -> Option<crate::core::eval::Requester> {
+    use crate::core::eval::{Requester, RequesterKind};
+    Requester::parse(text).ok().filter(|requester| {
+        matches!(
+            requester.kind,
+            RequesterKind::Anonymous
+                | RequesterKind::Root
+                | RequesterKind::FederatedUser
+                | RequesterKind::Service
+        )
+    })
+}
+
 impl PrincipalRef {
     /// Parse a role, user or assumed-role session ARN.
     pub fn parse(arn: &str) -> Result<PrincipalRef, AdapterError> {

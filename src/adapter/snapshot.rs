@@ -1,7 +1,6 @@
 //! The adapter over a JSON world file: offline review, the embedded default world, fast tests.
 
-use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef};
-use crate::core::eval::{Requester, RequesterKind};
+use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef, bare_caller};
 use crate::core::world::{Bucket, WORLD_FORMAT_VERSION, World};
 use std::future::Future;
 use std::path::Path;
@@ -64,15 +63,7 @@ impl SnapshotAdapter {
         let world = &self.world;
         // Callers without an IAM role or user behind them (anonymous, an account root, an STS
         // federated user, a service) need no principal record.
-        let bare = Requester::parse(&request.principal_arn).ok().filter(|requester| {
-            matches!(
-                requester.kind,
-                RequesterKind::Anonymous
-                    | RequesterKind::Root
-                    | RequesterKind::FederatedUser
-                    | RequesterKind::Service
-            )
-        });
+        let bare = bare_caller(&request.principal_arn);
         let reference = match &bare {
             Some(_) => None,
             None => Some(PrincipalRef::parse(&request.principal_arn)?),
