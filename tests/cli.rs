@@ -25,13 +25,13 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[test]
-fn explain_article_scenario_names_every_failing_gate() {
+/// `explain --output json` of the article's report for `principal`, which must exit 2 (denied).
+fn explain_json_denied(principal: &str) -> serde_json::Value {
     let output = s3fix(&[
         "explain",
         "s3://my-bucket/data/report.csv",
         "--principal",
-        APP_SESSION,
+        principal,
         "--world",
         WORLD,
         "--output",
@@ -40,11 +40,17 @@ fn explain_article_scenario_names_every_failing_gate() {
     assert_eq!(
         output.status.code(),
         Some(2),
-        "denied exits 2: {}",
+        "denied exits 2 for {principal}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["decision"], "Denied");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn explain_article_scenario_names_every_failing_gate() {
+    let json = explain_json_denied(APP_SESSION);
+    assert_eq!(json["decision"], "ExplicitlyDenied");
+    assert_eq!(json["gates"][1]["code"], "bucketPolicyDeny");
     let verdict = |gate: &str| {
         json["gates"]
             .as_array()
@@ -99,7 +105,7 @@ fn explain_text_lists_gates_in_order() {
     })
     .collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
-    assert!(text.contains("decision: DENIED"));
+    assert!(text.contains("decision: ImplicitlyDenied"));
 }
 
 #[test]
@@ -116,7 +122,7 @@ fn explain_allowed_exits_zero() {
         "head",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert!(stdout(&output).contains("decision: ALLOWED"));
+    assert!(stdout(&output).contains("decision: Allowed"));
 }
 
 #[test]
@@ -287,5 +293,22 @@ fn simulate_reads_arrays_and_pretty_objects() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert_eq!(stdout(&output).lines().count(), count);
+    }
+}
+
+#[test]
+fn explain_takes_anonymous_root_and_federated_callers() {
+    // `--help` documents `*` for anonymous; the account root and STS federated users work too.
+    for (principal, identity_code) in [
+        ("*", "noIdentityPolicies"),
+        ("arn:aws:iam::222222222222:root", "noIdentityPolicies"),
+        ("arn:aws:sts::222222222222:federated-user/bob", "identityUnknown"),
+    ] {
+        let json = explain_json_denied(principal);
+        assert_eq!(json["gates"][0]["code"], identity_code, "{principal}");
+        assert!(
+            json["decision"].as_str().unwrap().ends_with("Denied"),
+            "{principal}: {json}"
+        );
     }
 }

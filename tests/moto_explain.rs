@@ -155,3 +155,30 @@ async fn live_explain_of_a_missing_bucket_is_an_error() -> anyhow::Result<()> {
     assert!(output.stdout.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn live_explain_of_an_anonymous_caller_reads_no_principal() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-explain-anonymous").await?;
+    let target = format!("s3://{}/{}", scenario.bucket, scenario.object_key);
+    for principal in ["*", &format!("arn:aws:iam::{CALLER_ACCOUNT}:root")] {
+        let output = s3fix(
+            &moto.endpoint,
+            &["explain", &target, "--principal", principal, "--output", "json"],
+        )
+        .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{principal}: {stderr}");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        // The bucket policy names only the role: neither caller is granted.
+        assert_eq!(json["decision"], "ImplicitlyDenied", "{principal}: {json}");
+        assert_eq!(json["gates"][0]["code"], "noIdentityPolicies", "{principal}");
+        assert_eq!(
+            json["gates"][1]["code"], "missingBucketPolicyGrant",
+            "{principal}"
+        );
+    }
+    Ok(())
+}

@@ -22,7 +22,7 @@
 mod world_patch;
 
 use s3fix::core::eval::ContextEntry;
-use s3fix::core::s3::{Explanation, S3Action, S3Request, explain};
+use s3fix::core::s3::{Explanation, GateReport, S3Action, S3Request, explain};
 use s3fix::core::world::World;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,7 +43,7 @@ const VERDICTS: &[&str] = &[
     "notApplicable",
     "unknown",
 ];
-const DECISIONS: &[&str] = &["Allowed", "Denied", "Unknown"];
+const DECISIONS: &[&str] = &["Allowed", "ExplicitlyDenied", "ImplicitlyDenied", "Unknown"];
 const SCENARIO_KEYS: &[&str] = &[
     "name",
     "doc",
@@ -56,7 +56,7 @@ const SCENARIO_KEYS: &[&str] = &[
     "knownDisagreement",
     "note",
 ];
-const EXPECT_KEYS: &[&str] = &["decision", "gates", "deciding", "error"];
+const EXPECT_KEYS: &[&str] = &["decision", "gates", "deciding", "codes", "detail", "error"];
 const REQUEST_KEYS: &[&str] = &["principal", "action", "bucket", "key", "context"];
 
 /// A scenario with the file it came from.
@@ -214,6 +214,39 @@ fn observed(explanation: &Explanation) -> (String, BTreeMap<String, (String, BTr
     (as_text(explanation.decision), gates)
 }
 
+/// One gate's report.
+fn report_of<'e>(explanation: &'e Explanation, gate: &str) -> Option<&'e GateReport> {
+    explanation
+        .gates
+        .iter()
+        .find(|report| as_text(report.gate) == gate)
+}
+
+/// An optional `{gate: text}` expectation, validated.
+fn per_gate<'v>(
+    expect: &'v serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Vec<(&'v str, &'v str)>, String> {
+    let Some(value) = expect.get(field) else {
+        return Ok(Vec::new());
+    };
+    let entries = value
+        .as_object()
+        .ok_or(format!("`expect.{field}` must be an object"))?;
+    entries
+        .iter()
+        .map(|(gate, text)| {
+            if !GATES.contains(&gate.as_str()) {
+                return Err(format!("unknown gate `{gate}` in {field}"));
+            }
+            let text = text
+                .as_str()
+                .ok_or(format!("`expect.{field}` values are strings"))?;
+            Ok((gate.as_str(), text))
+        })
+        .collect()
+}
+
 /// Validate the expectation's shape, then compare. `Err` = malformed scenario; `Ok` = the
 /// mismatches (empty when the model agrees).
 fn check(scenario: &Value) -> Result<Vec<String>, String> {
@@ -273,14 +306,28 @@ fn check(scenario: &Value) -> Result<Vec<String>, String> {
                 .get(gate)
                 .map_or("<missing>", |(verdict, _)| verdict.as_str());
             if actual != verdict {
-                let detail = explanation
-                    .gates
-                    .iter()
-                    .find(|report| as_text(report.gate) == *gate)
+                let detail = report_of(&explanation, gate)
                     .map(|report| report.detail.clone())
                     .unwrap_or_default();
                 mismatches.push(format!("{gate}: expected {verdict}, got {actual} ({detail})"));
             }
+        }
+    }
+    for (gate, code) in per_gate(expect, "codes")? {
+        let actual = report_of(&explanation, gate)
+            .map(|report| as_text(report.code))
+            .unwrap_or_default();
+        if actual != code {
+            mismatches.push(format!("{gate} code: expected {code}, got {actual}"));
+        }
+    }
+    // `detail`: per gate, words its detail or remedy must contain (e.g. the kind of policy).
+    for (gate, words) in per_gate(expect, "detail")? {
+        let actual = report_of(&explanation, gate)
+            .map(|report| format!("{} {}", report.detail, report.remedy.clone().unwrap_or_default()))
+            .unwrap_or_default();
+        if !actual.contains(words) {
+            mismatches.push(format!("{gate} detail: `{words}` not in `{actual}`"));
         }
     }
     if let Some(deciding) = expect.get("deciding") {

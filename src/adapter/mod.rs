@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod snapshot;
 
+use crate::core::arn::{PrincipalArn, PrincipalKind as ArnKind};
 use crate::core::fromerror::authz::AuthorizationDetails;
 use crate::core::plan::ResourceRef;
 use crate::core::world::World;
@@ -320,46 +321,40 @@ pub struct PrincipalRef {
     pub name: String,
 }
 
+/// A caller with no IAM role or user behind it — anonymous (`*`), an account root, an STS
+/// federated user or a service principal — whose observation reads no principal.
+pub fn bare_caller(text: &str) -> Option<crate::core::eval::Requester> {
+    use crate::core::eval::{Requester, RequesterKind};
+    Requester::parse(text).ok().filter(|requester| {
+        matches!(
+            requester.kind,
+            RequesterKind::Anonymous
+                | RequesterKind::Root
+                | RequesterKind::FederatedUser
+                | RequesterKind::Service
+        )
+    })
+}
+
 impl PrincipalRef {
     /// Parse a role, user or assumed-role session ARN.
     pub fn parse(arn: &str) -> Result<PrincipalRef, AdapterError> {
         let invalid = || AdapterError::InvalidPrincipalArn { arn: arn.to_string() };
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(invalid());
+        let parsed = PrincipalArn::parse(arn)
+            .filter(|parsed| parsed.arn.region.is_empty())
+            .ok_or_else(invalid)?;
+        let kind = match parsed.kind {
+            ArnKind::Role => PrincipalRefKind::Role,
+            ArnKind::User => PrincipalRefKind::User,
+            ArnKind::RoleSession => PrincipalRefKind::AssumedRole,
+            ArnKind::Root | ArnKind::FederatedUser => return Err(invalid()),
         };
-        if partition.is_empty() || account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let (kind, name) = match (service, resource.split_once('/')) {
-            ("iam", Some(("role", path_and_name))) => {
-                (PrincipalRefKind::Role, path_and_name.rsplit('/').next())
-            }
-            ("iam", Some(("user", path_and_name))) => {
-                (PrincipalRefKind::User, path_and_name.rsplit('/').next())
-            }
-            ("sts", Some(("assumed-role", role_and_session))) => match role_and_session.split_once('/') {
-                Some((role, session)) if !session.is_empty() => (PrincipalRefKind::AssumedRole, Some(role)),
-                _ => return Err(invalid()),
-            },
-            _ => return Err(invalid()),
-        };
-        match name {
-            Some(name) if !name.is_empty() => Ok(PrincipalRef {
-                partition: partition.to_string(),
-                account: account.to_string(),
-                kind,
-                name: name.to_string(),
-            }),
-            _ => Err(invalid()),
-        }
+        Ok(PrincipalRef {
+            partition: parsed.arn.partition.clone(),
+            account: parsed.account.to_string(),
+            kind,
+            name: parsed.name().to_string(),
+        })
     }
 
     /// Whether this names a role (directly or through one of its sessions).

@@ -1,6 +1,6 @@
 //! The adapter over a JSON world file: offline review, the embedded default world, fast tests.
 
-use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef};
+use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef, bare_caller};
 use crate::core::world::{Bucket, WORLD_FORMAT_VERSION, World};
 use std::future::Future;
 use std::path::Path;
@@ -75,20 +75,36 @@ impl SnapshotAdapter {
     /// The part of the world `request` needs, in the file's order.
     pub fn sub_world(&self, request: &ObserveRequest) -> Result<World, AdapterError> {
         let world = &self.world;
-        let reference = PrincipalRef::parse(&request.principal_arn)?;
+        // Callers without an IAM role or user behind them (anonymous, an account root, an STS
+        // federated user, a service) need no principal record.
+        let bare = bare_caller(&request.principal_arn);
+        let reference = match &bare {
+            Some(_) => None,
+            None => Some(PrincipalRef::parse(&request.principal_arn)?),
+        };
         let Some(bucket) = world.bucket(&request.bucket) else {
             return Err(AdapterError::NoSuchBucket {
                 bucket: request.bucket.clone(),
             });
         };
-        let Some(principal) = world
-            .principals
-            .iter()
-            .find(|principal| principal.arn == request.principal_arn || reference.matches(&principal.arn))
-        else {
-            return Err(AdapterError::NoSuchPrincipal {
-                arn: request.principal_arn.clone(),
-            });
+        let principal = match &reference {
+            None => None,
+            Some(reference) => Some(
+                world
+                    .principals
+                    .iter()
+                    .find(|principal| {
+                        principal.arn == request.principal_arn || reference.matches(&principal.arn)
+                    })
+                    .ok_or_else(|| AdapterError::NoSuchPrincipal {
+                        arn: request.principal_arn.clone(),
+                    })?,
+            ),
+        };
+        let principal_account = match (&reference, &bare) {
+            (Some(reference), _) => Some(reference.account.clone()),
+            (None, Some(requester)) => requester.account.clone(),
+            (None, None) => None,
         };
         if let Some(key) = request
             .keys
@@ -122,7 +138,10 @@ impl SnapshotAdapter {
             })
             .cloned()
             .collect();
-        let account_ids = [bucket.account.as_str(), reference.account.as_str()];
+        // The key owners' accounts too: a key in a third account is governed by its RCPs.
+        let mut account_ids = vec![bucket.account.as_str()];
+        account_ids.extend(principal_account.as_deref());
+        account_ids.extend(keys.iter().map(|key| key.account.as_str()));
         let accounts: Vec<_> = world
             .accounts
             .iter()
@@ -139,7 +158,7 @@ impl SnapshotAdapter {
             .filter(|unknown| {
                 let resource = unknown.resource.as_str();
                 resource == bucket.name
-                    || resource == principal.arn
+                    || principal.is_some_and(|principal| resource == principal.arn)
                     || account_ids.contains(&resource)
                     || object_resources.iter().any(|object| object == resource)
                     || key_references.contains(&resource)
@@ -155,7 +174,7 @@ impl SnapshotAdapter {
                 objects,
                 ..bucket.clone()
             }],
-            principals: vec![principal.clone()],
+            principals: principal.into_iter().cloned().collect(),
             keys,
             unknown,
         })
@@ -182,12 +201,14 @@ mod tests {
                     public_access_block: None,
                     scps: vec![],
                     rcps: vec![],
+                    org_path: vec![],
                 },
                 Account {
                     id: "333333333333".into(),
                     public_access_block: None,
                     scps: vec![],
                     rcps: vec![],
+                    org_path: vec![],
                 },
             ],
             buckets: vec![Bucket {

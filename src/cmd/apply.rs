@@ -345,7 +345,7 @@ mod tests {
         extra.key = "data/head.csv".into();
         plan.expected.push(extra.clone());
         extra.key = "data/denied.csv".into();
-        extra.decision = FinalDecision::Denied;
+        extra.decision = FinalDecision::ImplicitlyDenied;
         plan.expected.push(extra.clone());
         extra.key = "data/put.csv".into();
         extra.action = S3Action::Put;

@@ -148,6 +148,8 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
 pub fn exit_code(explanation: &crate::core::s3::Explanation) -> ExitCode {
     match explanation.decision {
         FinalDecision::Allowed => ExitCode::Success,
-        FinalDecision::Denied | FinalDecision::Unknown => ExitCode::Denied,
+        FinalDecision::ExplicitlyDenied | FinalDecision::ImplicitlyDenied | FinalDecision::Unknown => {
+            ExitCode::Denied
+        }
     }
 }

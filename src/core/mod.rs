@@ -2,6 +2,7 @@
 //!
 //! INVARIANT: nothing in here performs I/O or imports from outside `crate::core`.
 
+pub mod arn;
 pub mod case;
 pub mod diff;
 pub mod eval;

@@ -16,6 +16,7 @@
 //! role = "arn:aws:iam::222222222222:role/s3fix-admin"
 //! ```
 
+use crate::core::arn::{Arn, PrincipalArn, PrincipalKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -125,10 +126,10 @@ impl Spec {
                 message,
             }
         };
-        let parts: Vec<&str> = self.principal.splitn(6, ':').collect();
-        let valid_principal = matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
-            if !partition.is_empty() && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-                && (resource.starts_with("role/") || resource.starts_with("user/")) && resource.len() > 5);
+        let valid_principal = PrincipalArn::parse(&self.principal).is_some_and(|principal| {
+            matches!(principal.kind, PrincipalKind::Role | PrincipalKind::User)
+                && principal.arn.region.is_empty()
+        });
         if !valid_principal {
             return Err(error(
                 "principal",
@@ -178,7 +179,7 @@ impl Spec {
             (&self.caller_account.role, "role"),
         ] {
             if let Some(role) = role
-                && !(role.starts_with("arn:") && role.contains(":iam::") && role.contains(":role/"))
+                && !PrincipalArn::parse(role).is_some_and(|role| role.kind == PrincipalKind::Role)
             {
                 return Err(error(field, format!("`{role}` is not an IAM role ARN")));
             }
@@ -187,8 +188,23 @@ impl Spec {
     }
 
     /// The principal's account id.
-    pub fn principal_account(&self) -> &str {
-        self.principal.split(':').nth(4).unwrap_or_default()
+    pub fn principal_account(&self) -> String {
+        PrincipalArn::parse(&self.principal)
+            .map(|principal| principal.account.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The partition of the principal's ARN (`aws`, `aws-cn`, `aws-us-gov`): every ARN the
+    /// planner writes is in it, as access never crosses partitions.
+    pub fn partition(&self) -> String {
+        Arn::parse(&self.principal)
+            .map(|arn| arn.partition)
+            .unwrap_or_else(|| "aws".to_string())
+    }
+
+    /// The bucket's ARN in the spec's partition.
+    pub fn bucket_arn(&self) -> String {
+        Arn::s3_bucket(&self.partition(), &self.bucket).to_string()
     }
 
     /// The access kinds, sorted and without duplicates.
@@ -203,7 +219,7 @@ impl Spec {
     pub fn object_arns(&self) -> Vec<String> {
         self.keys
             .iter()
-            .map(|key| format!("arn:aws:s3:::{}/{key}", self.bucket))
+            .map(|key| Arn::s3_object(&self.partition(), &self.bucket, key).to_string())
             .collect()
     }
 

@@ -54,6 +54,10 @@ pub struct Account {
     /// allow-everything `RCPFullAWSAccess` is implied and not listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rcps: Vec<NamedPolicy>,
+    /// The Organizations targets on the account's path, root first and the account last (`r-…`,
+    /// `ou-…`, the account id): where each `scps` level is attached. Empty when not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub org_path: Vec<String>,
 }
 
 /// An S3 bucket.

@@ -53,9 +53,10 @@ pub fn text(explanation: &Explanation, reasons: bool, colour: bool) -> String {
         let _ = writeln!(out, "\nwarning: {warning}");
     }
     let decision = match explanation.decision {
-        FinalDecision::Allowed => paint("ALLOWED", "1;32", colour),
-        FinalDecision::Denied => paint("DENIED", "1;31", colour),
-        FinalDecision::Unknown => paint("UNKNOWN (some gate could not be read)", "1;33", colour),
+        FinalDecision::Allowed => paint("Allowed", "1;32", colour),
+        FinalDecision::ExplicitlyDenied => paint("ExplicitlyDenied", "1;31", colour),
+        FinalDecision::ImplicitlyDenied => paint("ImplicitlyDenied", "1;31", colour),
+        FinalDecision::Unknown => paint("Unknown (some gate could not be read)", "1;33", colour),
     };
     let _ = writeln!(out, "\ndecision: {decision}");
     out

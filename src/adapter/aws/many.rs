@@ -15,8 +15,8 @@
 use super::error::Failure;
 use super::session::{Session, Sessions};
 use super::{
-    apply_canonical_ids, bucket_region, iam, key_reader, kms, needs_caller_canonical_id, org,
-    owner_canonical_ids, s3, settle, settle_keys, settle_org,
+    apply_canonical_ids, bucket_region, iam, key_owner_accounts, key_reader, kms, needs_caller_canonical_id,
+    org, owner_canonical_ids, s3, settle, settle_keys, settle_org,
 };
 use crate::adapter::{AdapterError, ObserveRequest, PrincipalRef};
 use crate::core::world::{
@@ -425,6 +425,7 @@ pub(super) async fn observe_many(
             public_access_block: if index == 0 { account_pab } else { None },
             scps: policies.scps,
             rcps: policies.rcps,
+            org_path: policies.path,
         });
     }
 
@@ -506,6 +507,8 @@ pub(super) async fn observe_many(
         &mut keys,
         &mut unknown,
     )?;
+    let key_accounts = key_owner_accounts(bucket_session, &keys, &accounts, &mut unknown).await?;
+    accounts.extend(key_accounts);
 
     // Phase 4: canonical user ids to account ids: each bucket's owner from its own ACL, the
     // caller account's from one ListBuckets when some bucket still names an unknown id.

@@ -18,9 +18,9 @@ mod write;
 
 pub use session::AwsOptions;
 
-use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef};
+use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef, bare_caller};
 use crate::core::world::{
-    Account, Acl, Bucket, Grantee, ItemKind, KmsKey, Object, ObjectOwnership, UnknownItem, World,
+    Account, Acl, Bucket, Grantee, ItemKind, KeyManager, KmsKey, Object, ObjectOwnership, UnknownItem, World,
 };
 use error::{Failure, FailureClass};
 use futures::future::join_all;
@@ -218,6 +218,44 @@ fn key_reader<'s, 'r>(
     }
 }
 
+/// The organization policies of the accounts that own a customer managed key but are neither
+/// the bucket's nor the caller's (a key in a third account): read through the bucket session's
+/// organization where it can (management account or delegated administrator), else left
+/// unknown — never taken as "no RCPs".
+async fn key_owner_accounts(
+    bucket_session: &Session,
+    keys: &[KmsKey],
+    known: &[Account],
+    unknown: &mut Vec<UnknownItem>,
+) -> Result<Vec<Account>, AdapterError> {
+    let mut owners: Vec<&str> = Vec::new();
+    for key in keys.iter().filter(|key| key.manager == KeyManager::Customer) {
+        let account = key.account.as_str();
+        if !account.is_empty() && !known.iter().any(|known| known.id == account) && !owners.contains(&account)
+        {
+            owners.push(account);
+        }
+    }
+    let reads = join_all(
+        owners
+            .iter()
+            .map(|account| org::read_other_account_org_policies(&bucket_session.organizations, account)),
+    )
+    .await;
+    let mut accounts = Vec::new();
+    for (account, read) in owners.into_iter().zip(reads) {
+        let policies = settle_org(bucket_session, read, account, unknown)?;
+        accounts.push(Account {
+            id: account.to_string(),
+            public_access_block: None,
+            scps: policies.scps,
+            rcps: policies.rcps,
+            org_path: policies.path,
+        });
+    }
+    Ok(accounts)
+}
+
 /// Settle the reads of the keys: fatal failures end the observation; others become unknown
 /// items. Each key once (by ARN), in the order given.
 fn settle_keys<'a>(
@@ -351,21 +389,37 @@ async fn bucket_region(session: &Session, bucket: &str) -> Result<String, Adapte
 
 /// Observe everything `request` needs, each item once.
 async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World, AdapterError> {
-    let reference = PrincipalRef::parse(&request.principal_arn)?;
+    // Anonymous, root and federated callers have no role or user to read; the SCPs of a root's
+    // or federated user's account still apply.
+    let bare = bare_caller(&request.principal_arn);
+    let reference = match &bare {
+        Some(_) => None,
+        None => Some(PrincipalRef::parse(&request.principal_arn)?),
+    };
+    let principal_account = match (&reference, &bare) {
+        (Some(reference), _) => Some(reference.account.clone()),
+        (None, Some(requester)) => requester.account.clone(),
+        (None, None) => None,
+    };
     let bucket_session = &sessions.bucket;
     let bucket_account = bucket_session.account.clone();
     let bucket_name = request.bucket.as_str();
-    let Some(principal_session) = sessions.in_account(&reference.account) else {
-        return Err(AdapterError::NoSessionForPrincipal {
-            arn: request.principal_arn.clone(),
-            account: reference.account.clone(),
-        });
+    let principal_session = match &principal_account {
+        None => bucket_session,
+        Some(account) => sessions
+            .in_account(account)
+            .ok_or_else(|| AdapterError::NoSessionForPrincipal {
+                arn: request.principal_arn.clone(),
+                account: account.clone(),
+            })?,
     };
     let region = bucket_region(bucket_session, bucket_name).await?;
     let s3 = bucket_session.s3(&region);
 
     // Phase 1: everything that depends only on the request, concurrently.
-    let principal_org_needed = reference.account != bucket_account;
+    let principal_org_account = principal_account
+        .clone()
+        .filter(|account| *account != bucket_account);
     let (
         policy,
         ownership,
@@ -390,24 +444,33 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
                 .iter()
                 .map(|key| s3::head_object(&s3, bucket_name, key))
         ),
-        iam::read_principal(
-            &principal_session.iam,
-            &reference,
-            &request.principal_arn,
-            &principal_session.label
-        ),
+        async {
+            match &reference {
+                Some(reference) => Some(
+                    iam::read_principal(
+                        &principal_session.iam,
+                        reference,
+                        &request.principal_arn,
+                        &principal_session.label,
+                    )
+                    .await,
+                ),
+                None => None,
+            }
+        },
         org::read_org_policies(&bucket_session.organizations, &bucket_account),
         async {
-            if principal_org_needed {
-                Some(org::read_org_policies(&principal_session.organizations, &reference.account).await)
-            } else {
-                None
+            match &principal_org_account {
+                Some(account) => {
+                    Some(org::read_org_policies(&principal_session.organizations, account).await)
+                }
+                None => None,
             }
         },
     );
 
     let mut unknown = Vec::new();
-    let principal = principal?;
+    let principal = principal.transpose()?;
     let heads = heads.into_iter().collect::<Result<Vec<_>, AdapterError>>()?;
     let policy = settle(
         bucket_session,
@@ -463,16 +526,17 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
             encryption,
         });
     }
-    unknown.extend(principal.unknown);
+    let principal = principal.map(|read| {
+        unknown.extend(read.unknown);
+        read.principal
+    });
     let bucket_org = settle_org(bucket_session, bucket_org, &bucket_account, &mut unknown)?;
-    let principal_org = match principal_org {
-        Some(read) => Some(settle_org(
-            principal_session,
-            read,
-            &reference.account,
-            &mut unknown,
-        )?),
-        None => None,
+    let principal_org = match (principal_org, &principal_org_account) {
+        (Some(read), Some(account)) => Some((
+            account.clone(),
+            settle_org(principal_session, read, account, &mut unknown)?,
+        )),
+        _ => None,
     };
 
     // Phase 2: reads that depend on phase 1: object ACLs (only when ACLs are in effect) and the
@@ -552,15 +616,19 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
         public_access_block: account_pab,
         scps: bucket_org.scps,
         rcps: bucket_org.rcps,
+        org_path: bucket_org.path,
     }];
-    if let Some(principal_org) = principal_org {
+    if let Some((account, principal_org)) = principal_org {
         accounts.push(Account {
-            id: reference.account.clone(),
+            id: account,
             public_access_block: None,
             scps: principal_org.scps,
             rcps: principal_org.rcps,
+            org_path: principal_org.path,
         });
     }
+    let key_accounts = key_owner_accounts(bucket_session, &keys, &accounts, &mut unknown).await?;
+    accounts.extend(key_accounts);
     Ok(World {
         accounts,
         buckets: vec![Bucket {
@@ -574,7 +642,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
             default_encryption: encryption,
             objects,
         }],
-        principals: vec![principal.principal],
+        principals: principal.into_iter().collect(),
         keys,
         unknown,
         ..World::new()

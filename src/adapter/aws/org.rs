@@ -13,6 +13,8 @@ pub(crate) struct OrgPolicies {
     pub scps: Vec<Vec<NamedPolicy>>,
     /// Custom RCPs anywhere on the path (`RCPFullAWSAccess` left out: it is implied).
     pub rcps: Vec<NamedPolicy>,
+    /// The targets on the path, root first and the account last: where each SCP level is.
+    pub path: Vec<String>,
 }
 
 /// Whether a failure means "this account is not in an organization".
@@ -122,6 +124,28 @@ pub(crate) async fn read_org_policies(
             return Err(failure);
         }
     }
+    read_path_policies(organizations, account).await
+}
+
+/// The SCPs and RCPs of an account other than the session's own (the owner of a KMS key in a
+/// third account), read through the session's organization. That the session's account is in no
+/// organization says nothing about the other account's, so it is a failure (the policies stay
+/// unknown), as is an account outside the session's organization (`ListParents` fails).
+pub(crate) async fn read_other_account_org_policies(
+    organizations: &aws_sdk_organizations::Client,
+    account: &str,
+) -> Result<OrgPolicies, Failure> {
+    if let Err(error) = organizations.describe_organization().send().await {
+        return Err(Failure::from_sdk(&error));
+    }
+    read_path_policies(organizations, account).await
+}
+
+/// The policies on `account`'s path, once the organization is known to exist.
+async fn read_path_policies(
+    organizations: &aws_sdk_organizations::Client,
+    account: &str,
+) -> Result<OrgPolicies, Failure> {
     let path = path_to_root(organizations, account).await?;
     let levels = join_all(path.iter().map(|target| async move {
         futures::join!(
@@ -166,5 +190,6 @@ pub(crate) async fn read_org_policies(
             .map(|level| level.iter().map(|(id, name, _)| named(id, name)).collect())
             .collect(),
         rcps: rcp_ids.iter().map(|(id, name)| named(id, name)).collect(),
+        path,
     })
 }

@@ -248,7 +248,8 @@ pub fn authorize_outcome(policies: &PolicySet<'_>, request: &Request) -> Decisio
 
 fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: bool) -> Decision {
     let requester = &request.requester;
-    let scps_apply = requester.is_iam_principal();
+    // "SCPs do not affect any service-linked role" (Organizations User Guide, SCPs).
+    let scps_apply = requester.is_iam_principal() && !requester.is_service_linked_role();
     let has_boundary = policies.boundary.is_some() && requester.has_identity_policies();
 
     let identity: Vec<Evaluated> = if requester.has_identity_policies() {
@@ -282,9 +283,13 @@ fn authorize_with(policies: &PolicySet<'_>, request: &Request, with_reports: boo
     } else {
         Vec::new()
     };
+    // `kms:RetireGrant` is not controlled by RCPs, not even through `kms:*` or `*` (RCP
+    // evaluation: "kms:RetireGrant isn't supported in RCPs").
+    let rcps_apply = request.action_lowercase != "kms:retiregrant";
     let rcps: Vec<Evaluated> = policies
         .rcps
         .iter()
+        .filter(|_| rcps_apply)
         .map(|named| evaluate(named, PolicyKind::Rcp, request, has_boundary, with_reports))
         .collect();
     let resource_kind = match policies.resource_rules {

@@ -1,5 +1,6 @@
 //! The request being authorized: who, what action, which resource, and the request context.
 
+use crate::core::arn::{Arn, PrincipalArn, PrincipalKind};
 use crate::core::policy::condition::{ContextLookup, ContextValue};
 
 /// What kind of caller makes the request.
@@ -69,42 +70,30 @@ impl Requester {
                 "`{text}` is not a principal ARN, a service principal or `*`"
             ));
         }
-        let fields: Vec<&str> = text.splitn(6, ':').collect();
-        let [_, partition, service, _, account, resource] = fields.as_slice() else {
-            return Err(format!("`{text}` is not a valid ARN"));
+        let Some(parsed) = PrincipalArn::parse(text) else {
+            return Err(match Arn::parse(text) {
+                None => format!("`{text}` is not a valid ARN with a 12-digit account id"),
+                Some(_) => format!("`{text}` is not a user, role, assumed-role, federated-user or root ARN"),
+            });
         };
-        if account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Err(format!("`{text}` has no 12-digit account id"));
-        }
-        requester.partition = (*partition).to_string();
-        requester.account = Some((*account).to_string());
+        let partition = parsed.arn.partition.clone();
+        requester.account = Some(parsed.account.to_string());
         requester.principal_arn = Some(text.to_string());
-        match (*service, *resource) {
-            ("iam", "root") => requester.kind = RequesterKind::Root,
-            ("iam", resource) if resource.starts_with("user/") => {
+        match parsed.kind {
+            PrincipalKind::Root => requester.kind = RequesterKind::Root,
+            PrincipalKind::User => {
                 requester.kind = RequesterKind::User;
-                requester.username = resource.rsplit('/').next().map(str::to_string);
+                requester.username = Some(parsed.name().to_string());
             }
-            ("iam", resource) if resource.starts_with("role/") => requester.kind = RequesterKind::Role,
-            ("sts", resource) if resource.starts_with("assumed-role/") => {
-                let mut parts = resource.splitn(3, '/');
-                let (Some(_), Some(role), Some(_session)) = (parts.next(), parts.next(), parts.next()) else {
-                    return Err(format!(
-                        "`{text}` is not an assumed-role session ARN (role/session)"
-                    ));
-                };
+            PrincipalKind::Role => requester.kind = RequesterKind::Role,
+            PrincipalKind::RoleSession => {
                 requester.kind = RequesterKind::RoleSession;
-                requester.principal_arn = Some(format!("arn:{partition}:iam::{account}:role/{role}"));
+                requester.principal_arn =
+                    Some(Arn::role(&partition, &parsed.account, parsed.name()).to_string());
             }
-            ("sts", resource) if resource.starts_with("federated-user/") => {
-                requester.kind = RequesterKind::FederatedUser;
-            }
-            _ => {
-                return Err(format!(
-                    "`{text}` is not a user, role, assumed-role, federated-user or root ARN"
-                ));
-            }
+            PrincipalKind::FederatedUser => requester.kind = RequesterKind::FederatedUser,
         }
+        requester.partition = partition;
         Ok(requester)
     }
 
@@ -122,6 +111,22 @@ impl Requester {
     /// Whether SCPs of the caller's organization apply (IAM principals of a member account).
     pub fn is_iam_principal(&self) -> bool {
         self.has_identity_policies() || self.kind == RequesterKind::Root
+    }
+
+    /// Whether the caller is a service-linked role or one of its sessions: its role ARN has the
+    /// path `/aws-service-role/` (IAM User Guide, "Using service-linked roles"). A session ARN
+    /// carries no path, so a session counts when `aws:PrincipalArn` (the role ARN) shows it, or
+    /// its role name has the `AWSServiceRoleFor` prefix every service-linked role has.
+    pub fn is_service_linked_role(&self) -> bool {
+        let role_name = match self.kind {
+            RequesterKind::Role => self.arn.rsplit('/').next(),
+            RequesterKind::RoleSession => self.arn.split('/').nth(1),
+            _ => return false,
+        };
+        self.principal_arn
+            .as_deref()
+            .is_some_and(|arn| arn.contains(":role/aws-service-role/"))
+            || role_name.is_some_and(|name| name.starts_with("AWSServiceRoleFor"))
     }
 
     /// Every identity the caller stands for, as `NotPrincipal` must list them all to exempt it:

@@ -237,7 +237,13 @@ pub fn compare(extraction: &Extraction, explanation: &Explanation) -> Agreement 
             .collect();
         let group_matches = group.is_empty()
             || implicit.iter().any(|gate| {
-                gate.missing.is_empty() || gate.missing.iter().any(|missing| missing.starts_with(group))
+                gate.missing.is_empty()
+                    || gate.missing.iter().any(|missing| {
+                        serde_json::to_value(missing)
+                            .ok()
+                            .and_then(|label| label.as_str().map(|label| label.starts_with(group)))
+                            .unwrap_or(false)
+                    })
             });
         if implicit.is_empty() || !group_matches {
             if candidates

@@ -88,7 +88,7 @@ impl ResourceRef {
 
     /// The account the resource lives in, where the world tells.
     pub fn account(&self, world: &World) -> Option<String> {
-        let arn_account = |arn: &str| arn.split(':').nth(4).map(str::to_string);
+        let arn_account = |arn: &str| crate::core::arn::account_of(arn).map(|account| account.to_string());
         match self {
             ResourceRef::InlinePolicy { principal, .. } | ResourceRef::Principal { principal } => {
                 arn_account(principal)

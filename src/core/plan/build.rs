@@ -4,9 +4,12 @@
 use super::apply::{ResourceRef, set_value};
 use super::documents::edits_for;
 use super::{Blocker, Edit, PlanError, PlanOptions, owned_policy_name};
-use crate::core::eval::{ContextEntry, StatementRef, group};
+use crate::core::arn::{Arn, PrincipalArn};
+use crate::core::eval::{ContextEntry, StatementRef};
 use crate::core::policy::PolicyKind;
-use crate::core::s3::{Explanation, FinalDecision, Gate, S3Action, S3Request, Verdict, explain};
+use crate::core::s3::{
+    Explanation, FinalDecision, Gate, Missing, ReasonCode, S3Action, S3Request, Verdict, explain,
+};
 use crate::core::spec::{Access, Spec};
 use crate::core::world::{KeyManager, PrincipalKind, World};
 use serde_json::Value;
@@ -42,11 +45,12 @@ impl ProbeRequest {
 pub fn caller_arn(principal_arn: &str, kind: PrincipalKind) -> String {
     match kind {
         PrincipalKind::User => principal_arn.to_string(),
-        PrincipalKind::Role => {
-            let account = principal_arn.split(':').nth(4).unwrap_or_default();
-            let name = principal_arn.rsplit('/').next().unwrap_or_default();
-            format!("arn:aws:sts::{account}:assumed-role/{name}/s3fix-probe")
-        }
+        PrincipalKind::Role => match PrincipalArn::parse(principal_arn) {
+            Some(role) => {
+                Arn::role_session(&role.arn.partition, &role.account, role.name(), "s3fix-probe").to_string()
+            }
+            None => principal_arn.to_string(),
+        },
     }
 }
 
@@ -223,28 +227,36 @@ fn collect_needs(
                 }
                 (Gate::IdentityPolicy, Verdict::ImplicitDeny) => {
                     for missing in &gate.missing {
-                        match missing.as_str() {
-                            group::IDENTITY => {
+                        match missing {
+                            Missing::IdentityPolicies | Missing::ResourcePolicy => {
                                 needs.identity.insert(access);
                             }
-                            group::BOUNDARY => block(
+                            Missing::PermissionBoundary => block(
                                 gate.gate,
                                 "the caller's permissions boundary does not allow the access".into(),
                                 None,
                                 "raise the permissions boundary through its owner; s3fix does not edit boundaries",
                             ),
-                            other => block(
+                            Missing::SessionPolicy => block(
                                 gate.gate,
-                                format!("the service control policies at `{other}` do not allow the access"),
+                                "the caller's session policy does not allow the access".into(),
                                 None,
-                                "ask the organization's administrators to allow it in the SCP; s3fix does not edit SCPs",
+                                "start a session whose session policy allows it; s3fix does not edit session policies",
+                            ),
+                            Missing::Scps(level) => block(
+                                gate.gate,
+                                format!(
+                                    "the service control policies at `scps[{level}]` do not allow the access"
+                                ),
+                                None,
+                                "an administrator of the organization's management account (or a delegated administrator) must allow it in the SCP; s3fix does not edit SCPs",
                             ),
                         }
                     }
                 }
                 (Gate::BucketPolicy, Verdict::ExplicitDeny) => {
                     for reference in &gate.deciding {
-                        if reference.kind == PolicyKind::Rcp {
+                        if gate.code == ReasonCode::RcpDeny && reference.kind == PolicyKind::Rcp {
                             block(
                                 gate.gate,
                                 "a resource control policy denies the access".into(),
@@ -275,15 +287,12 @@ fn collect_needs(
                         }
                     }
                 }
-                (Gate::BucketPolicy, Verdict::ImplicitDeny) => {
-                    // A foreign-owned object ignores bucket-policy Allows: once the ownership
-                    // switch lands, the next round sees whether a grant is still missing.
-                    let foreign_object = explanation.gates.iter().any(|other| {
-                        other.gate == Gate::AclOwnership && other.verdict == Verdict::ImplicitDeny
-                    });
-                    if !foreign_object {
-                        needs.bucket.insert(access);
-                    }
+                // A foreign-owned object ignores bucket-policy Allows: once the ownership
+                // switch lands, the next round sees whether a grant is still missing.
+                (Gate::BucketPolicy, Verdict::ImplicitDeny)
+                    if gate.code != ReasonCode::ForeignOwnedObject =>
+                {
+                    needs.bucket.insert(access);
                 }
                 (Gate::AclOwnership, Verdict::ImplicitDeny) => needs.ownership = true,
                 (Gate::BlockPublicAccess, Verdict::ExplicitDeny) => block(
@@ -293,7 +302,11 @@ fn collect_needs(
                     "remove or pin the public statements of the bucket policy; s3fix does not remove other principals' grants",
                 ),
                 (Gate::KmsKey, Verdict::ImplicitDeny) => {
-                    let Some(kms) = &explanation.kms_request else {
+                    let kms_request = explanation
+                        .kms_request
+                        .as_ref()
+                        .filter(|_| gate.code != ReasonCode::AwsManagedKeyCrossAccount);
+                    let Some(kms) = kms_request else {
                         block(
                             gate.gate,
                             gate.detail.clone(),
@@ -312,22 +325,22 @@ fn collect_needs(
                         .key(&key_arn)
                         .is_some_and(|key| key.manager == KeyManager::Aws);
                     for missing in &gate.missing {
-                        match missing.as_str() {
-                            group::IDENTITY => {
+                        match missing {
+                            Missing::IdentityPolicies => {
                                 needs.identity_kms.insert((key_arn.clone(), action));
                             }
-                            group::RESOURCE if aws_managed => block(
+                            Missing::ResourcePolicy if aws_managed => block(
                                 gate.gate,
                                 "the AWS managed key's policy cannot be edited".into(),
                                 None,
                                 "re-encrypt with a customer managed key",
                             ),
-                            group::RESOURCE => {
+                            Missing::ResourcePolicy => {
                                 needs.key_grants.insert((key_arn.clone(), action));
                             }
                             other => block(
                                 gate.gate,
-                                format!("`{other}` does not allow `{action}`"),
+                                format!("the {other:?} group does not allow `{action}`"),
                                 None,
                                 "change that policy through its owner; s3fix edits key policies and its own identity policy only",
                             ),

@@ -5,6 +5,7 @@ use super::apply::{ResourceRef, owner_grant};
 use super::build::Needs;
 use super::ownership::ownership_change;
 use super::{Blocker, Edit, Operation, PlanError, owned_policy_name};
+use crate::core::arn::{AccountId, Arn, partition_of_region, service_host};
 use crate::core::eval::StatementRef;
 use crate::core::s3::Gate;
 use crate::core::s3::public::{ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY};
@@ -48,7 +49,7 @@ pub(super) fn grant_body(spec: &Spec, access: Access) -> Map<String, Value> {
     body.insert("Action".into(), json!(access.action()));
     match access {
         Access::List => {
-            body.insert("Resource".into(), json!(format!("arn:aws:s3:::{}", spec.bucket)));
+            body.insert("Resource".into(), json!(spec.bucket_arn()));
             body.insert(
                 "Condition".into(),
                 json!({"StringLike": {"s3:prefix": spec.list_prefixes()}}),
@@ -156,7 +157,7 @@ pub(super) fn encryption_context(spec: &Spec, bucket: &crate::core::world::Bucke
                     .is_some_and(|encryption| encryption.bucket_key_enabled)
             });
     if bucket_key {
-        vec![format!("arn:aws:s3:::{}", bucket.name)]
+        vec![Arn::s3_bucket(partition_of_region(&bucket.region), &bucket.name).to_string()]
     } else {
         spec.object_arns()
     }
@@ -218,7 +219,7 @@ fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<V
     let mut scope = Vec::new();
     let mut resources = spec.object_arns();
     if spec.access_set().contains(&Access::List) {
-        resources.push(format!("arn:aws:s3:::{}", spec.bucket));
+        resources.push(spec.bucket_arn());
     }
     let actions: Vec<&str> = spec.access_set().iter().map(|access| access.action()).collect();
     let base = |sid: String| {
@@ -376,7 +377,7 @@ pub(super) fn edits_for(
             upsert(
                 &mut statements,
                 json!({"Sid": sid, "Effect": "Allow", "Action": action, "Resource": keys, "Condition": {
-                    "StringEquals": {"kms:ViaService": format!("s3.{}.amazonaws.com", bucket.region)},
+                    "StringEquals": {"kms:ViaService": service_host("s3", &bucket.region)},
                     "StringLike": {"kms:EncryptionContext:aws:s3:arn": encryption_context(spec, bucket)},
                 }}),
             );
@@ -431,7 +432,7 @@ pub(super) fn edits_for(
                     "Resource": "*",
                     "Condition": {
                         "StringEquals": {
-                            "kms:ViaService": format!("s3.{}.amazonaws.com", bucket.region),
+                            "kms:ViaService": service_host("s3", &bucket.region),
                             "kms:CallerAccount": spec.principal_account(),
                         },
                         "StringLike": {"kms:EncryptionContext:aws:s3:arn": encryption_context(spec, bucket)},
@@ -735,12 +736,21 @@ pub(super) fn acl_permission_actions(permission: &str) -> &'static [(&'static st
 
 /// Bucket-policy statements equivalent to the bucket ACL's grants to others, so that switching
 /// to BucketOwnerEnforced does not fail with `InvalidBucketAclWithObjectOwnership`.
+/// The account principal in `partition` (the id as given when it is not twelve digits).
+fn root_of(partition: &str, account: &str) -> String {
+    match AccountId::parse(account) {
+        Some(account) => Arn::account_root(partition, &account).to_string(),
+        None => account.to_string(),
+    }
+}
+
 pub(super) fn migrate_bucket_acl(bucket: &crate::core::world::Bucket) -> Result<Vec<Value>, PlanError> {
     let mut statements = Vec::new();
     let Some(acl) = &bucket.acl else {
         return Ok(statements);
     };
-    let bucket_arn = format!("arn:aws:s3:::{}", bucket.name);
+    let partition = partition_of_region(&bucket.region);
+    let bucket_arn = Arn::s3_bucket(partition, &bucket.name).to_string();
     let objects_arn = format!("{bucket_arn}/*");
     for grant in &acl.grants {
         let permission = grant.permission.as_str();
@@ -760,7 +770,7 @@ pub(super) fn migrate_bucket_acl(bucket: &crate::core::world::Bucket) -> Result<
                     statements.push(json!({
                         "Sid": format!("S3fixMigratedAcl{word}{account}"),
                         "Effect": "Allow",
-                        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                        "Principal": {"AWS": root_of(partition, account)},
                         "Action": action,
                         "Resource": resource,
                     }));

@@ -13,6 +13,7 @@ use super::apply::{ResourceRef, set_value};
 use super::build::{Built, ProbeRequest, caller_arn, caller_context};
 use super::ownership::{describe_gain, ownership_change};
 use super::{Expectation, PlanError};
+use crate::core::arn::{AccountId, Arn, account_of};
 use crate::core::eval::{ContextEntry, Outcome};
 use crate::core::policy::{PolicyKind, parse_policy};
 use crate::core::s3::public::public_statements;
@@ -63,6 +64,11 @@ const KEY_POLICY_BYTES: usize = 32_768;
 
 /// Synthetic principals that stand for "everyone else" in the neighbourhood.
 const OUTSIDER_ACCOUNT: &str = "999999999999";
+
+/// The account root principal of `account` in `partition` (none for a malformed id).
+fn root_in(partition: &str, account: &str) -> Option<String> {
+    AccountId::parse(account).map(|account| Arn::account_root(partition, &account).to_string())
+}
 
 fn admin_document() -> serde_json::Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -162,7 +168,7 @@ fn outside_keys(spec: &Spec, world: &World) -> Vec<String> {
     let mut keys = vec!["s3fix-proof-outside/object".to_string()];
     // Every object pattern a bucket-policy statement names, made concrete: an edit that touches
     // such a statement (a Deny exemption) shows there.
-    let prefix = format!("arn:aws:s3:::{}/", spec.bucket);
+    let prefix = format!("{}/", spec.bucket_arn());
     if let Some(document) = world
         .bucket(&spec.bucket)
         .and_then(|bucket| bucket.policy.as_ref())
@@ -334,7 +340,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             }
             context
         };
-        let own_account = caller.split(':').nth(4) == Some(bucket_account.as_str());
+        let own_account = account_of(caller).is_some_and(|account| account.as_str() == bucket_account);
         for bucket in &buckets {
             for action in actions {
                 for key in &keys {
@@ -551,10 +557,10 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         let mut admins: Vec<String> = before
             .principals
             .iter()
-            .filter(|p| p.arn.split(':').nth(4) == Some(key.account.as_str()))
+            .filter(|p| account_of(&p.arn).is_some_and(|account| account.as_str() == key.account))
             .map(|p| caller_arn(&p.arn, p.kind))
             .collect();
-        admins.push(format!("arn:aws:iam::{}:root", key.account));
+        admins.extend(root_in(&spec.partition(), &key.account));
         for admin in admins {
             let was = key_decision(before, &admin, &key.arn, "kms:PutKeyPolicy", &[])?.map(|d| d.outcome);
             let now = key_decision(after, &admin, &key.arn, "kms:PutKeyPolicy", &[])?.map(|d| d.outcome);
@@ -567,10 +573,10 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         let mut admins: Vec<String> = before
             .principals
             .iter()
-            .filter(|p| p.arn.split(':').nth(4) == Some(bucket.account.as_str()))
+            .filter(|p| account_of(&p.arn).is_some_and(|account| account.as_str() == bucket.account))
             .map(|p| caller_arn(&p.arn, p.kind))
             .collect();
-        admins.push(format!("arn:aws:iam::{}:root", bucket.account));
+        admins.extend(root_in(&spec.partition(), &bucket.account));
         for admin in admins {
             let request = ProbeRequest {
                 principal: admin.clone(),

@@ -227,6 +227,22 @@ fn parse_statement(
         None => Vec::new(),
         Some(value) => parse_conditions(value, &Place::Key(place, "Condition"), version)?,
     };
+    // Organizations rejects an RCP Allow: "The effect of Allow is only supported for the
+    // RCPFullAWSAccess policy" (RCP syntax). That policy's one statement (Allow `*` to `*` on
+    // `*`) is accepted, as it changes nothing.
+    if kind == PolicyKind::Rcp && effect == Effect::Allow && !is_full_access(object) {
+        let named = sid
+            .as_deref()
+            .map(|sid| format!(" (Sid `{sid}`)"))
+            .unwrap_or_default();
+        return Err(PolicyError::at(
+            &Place::Key(place, "Effect"),
+            format!(
+                "statement {index}{named} of a resource control policy is an Allow; \
+                 Allow is only supported for RCPFullAWSAccess (hint: write the guardrail as a Deny)"
+            ),
+        ));
+    }
     Ok(Statement {
         index,
         sid,
@@ -272,6 +288,22 @@ fn strings<'v>(value: &'v Json, place: &Place) -> Result<Vec<&'v str>, PolicyErr
         Json::Array(_) => Err(PolicyError::at(place, "must not be empty")),
         _ => Err(PolicyError::at(place, "must be a string or an array of strings")),
     }
+}
+
+/// Whether a statement is exactly RCPFullAWSAccess's: Allow, Principal `*`, Action `*`,
+/// Resource `*`, no condition.
+fn is_full_access(object: &Members) -> bool {
+    let star = |key: &str| match member(object, key) {
+        Some(Json::String(text)) => text == "*",
+        Some(Json::Array(items)) => {
+            items.len() == 1
+                && items
+                    .first()
+                    .is_some_and(|item| matches!(item, Json::String(text) if text == "*"))
+        }
+        _ => false,
+    };
+    star("Principal") && star("Action") && star("Resource") && member(object, "Condition").is_none()
 }
 
 fn parse_principal(

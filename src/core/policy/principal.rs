@@ -1,5 +1,7 @@
 //! The `Principal` / `NotPrincipal` element and the ARNs it may hold.
 
+use crate::core::arn::{Arn, PrincipalArn, PrincipalKind};
+
 /// A parsed `Principal` or `NotPrincipal` element.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrincipalBlock {
@@ -50,36 +52,27 @@ impl AwsPrincipal {
         if is_unique_id(text) {
             return Ok(AwsPrincipal::UniqueId(text.to_string()));
         }
-        let mut fields = text.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(_region), Some(account), Some(resource)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            return Err(format!("`{text}` is not a valid principal ARN or account id"));
+        let Some(parsed) = PrincipalArn::parse(text) else {
+            return Err(match Arn::parse(text) {
+                Some(arn) if arn.account.is_some() => format!(
+                    "`{text}` is not a principal ARN (expected an account, user, role, \
+                     assumed-role or federated-user ARN)"
+                ),
+                Some(_) => format!("`{text}` is not a valid principal ARN (bad partition or account)"),
+                None if text.starts_with("arn:") => {
+                    format!("`{text}` is not a valid principal ARN (bad partition or account)")
+                }
+                None => format!("`{text}` is not a valid principal ARN or account id"),
+            });
         };
-        if partition.is_empty() || account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "`{text}` is not a valid principal ARN (bad partition or account)"
-            ));
-        }
         let owned = text.to_string();
-        match (service, resource) {
-            ("iam", "root") => Ok(AwsPrincipal::Account(account.to_string())),
-            ("iam", resource) if resource.starts_with("role/") => Ok(AwsPrincipal::Role(owned)),
-            ("iam", resource) if resource.starts_with("user/") => Ok(AwsPrincipal::User(owned)),
-            ("sts", resource) if resource.starts_with("assumed-role/") => Ok(AwsPrincipal::Session(owned)),
-            ("sts", resource) if resource.starts_with("federated-user/") => {
-                Ok(AwsPrincipal::FederatedUser(owned))
-            }
-            _ => Err(format!(
-                "`{text}` is not a principal ARN (expected an account, user, role, \
-                 assumed-role or federated-user ARN)"
-            )),
-        }
+        Ok(match parsed.kind {
+            PrincipalKind::Root => AwsPrincipal::Account(parsed.account.to_string()),
+            PrincipalKind::Role => AwsPrincipal::Role(owned),
+            PrincipalKind::User => AwsPrincipal::User(owned),
+            PrincipalKind::RoleSession => AwsPrincipal::Session(owned),
+            PrincipalKind::FederatedUser => AwsPrincipal::FederatedUser(owned),
+        })
     }
 
     /// The canonical text: accounts as `arn:aws:iam::ID:root`.

@@ -45,7 +45,8 @@ pub fn acl_policy(acl: &Acl, scope: AclScope, ignore_public: bool) -> (Value, Ve
                 account: Some(account),
                 ..
             } => {
-                json!({"AWS": format!("arn:aws:iam::{account}:root")})
+                // An account id, as S3 writes it: the principal of that account in any partition.
+                json!({"AWS": account})
             }
             Grantee::CanonicalUser { id, account: None } => {
                 warnings.push(format!(
@@ -66,13 +67,24 @@ pub fn acl_policy(acl: &Acl, scope: AclScope, ignore_public: bool) -> (Value, Ve
                 continue;
             }
         };
-        statements.push(json!({
+        let mut statement = json!({
             "Sid": format!("Grant{index}{}", grant.permission),
             "Effect": "Allow",
             "Principal": principal,
             "Action": granted,
             "Resource": "*",
-        }));
+        });
+        // AuthenticatedUsers is "any AWS account": every signed request, never an anonymous one
+        // (ACL overview, "Amazon S3 predefined groups"). A signed request has a principal account.
+        if matches!(&grant.grantee, Grantee::Group { uri } if uri == AUTHENTICATED_USERS)
+            && let Some(object) = statement.as_object_mut()
+        {
+            object.insert(
+                "Condition".into(),
+                json!({"Null": {"aws:PrincipalAccount": "false"}}),
+            );
+        }
+        statements.push(statement);
     }
     (
         json!({"Version": "2012-10-17", "Statement": statements}),

@@ -1,17 +1,22 @@
 //! The gates of an S3 request, each with its verdict, deciding statements and remedy.
 
 use super::acl::{AclScope, acl_policy};
-use super::public::{acl_is_public, public_statements};
-use super::verdicts::{KmsCheck, acl_gate, block_gate, bucket_gate, identity_gate, kms_gate};
+use super::public::{acl_is_public, public_statements, request_acl_public};
+use super::verdicts::{
+    BlockCheck, KmsCheck, Naming, acl_gate, block_gate, bucket_gate, identity_gate, kms_gate,
+};
 use super::{
     Compiled, ExplainError, S3Action, S3Request, compile, find_principal, identity_policies, resource_arn,
 };
+use crate::core::arn::{Arn, partition_of_region};
 use crate::core::eval::{
     Context, ContextEntry, Decision, NamedPolicy, Outcome, PolicySet, Request, Requester, RequesterKind,
     ResourceRules, StatementRef, authorize, authorize_outcome,
 };
 use crate::core::policy::{Effect, PolicyKind};
-use crate::core::world::{Bucket, ItemKind, KeyManager, ObjectOwnership, PublicAccessBlock, World};
+use crate::core::world::{
+    Account, Bucket, Encryption, ItemKind, KeyManager, ObjectOwnership, PublicAccessBlock, World,
+};
 use serde::Serialize;
 
 /// The gates, in the order they are reported.
@@ -59,6 +64,145 @@ pub enum Verdict {
     Unknown,
 }
 
+/// Why a gate decided as it did, as data: the planner and JSON readers match these, never the
+/// English `detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReasonCode {
+    /// The caller has no identity policies (anonymous, service, root, federated user).
+    NoIdentityPolicies,
+    /// An identity policy allows the request.
+    IdentityPolicyAllows,
+    /// In its own account the caller is granted directly by the bucket policy.
+    IdentityPolicyNotNeeded,
+    /// A Deny in an identity-based policy of the caller.
+    IdentityPolicyDeny,
+    /// A Deny in a service control policy of the caller's organization.
+    ScpDeny,
+    /// A Deny in the caller's permissions boundary.
+    BoundaryDeny,
+    /// A Deny in the session policy.
+    SessionPolicyDeny,
+    /// No identity policy allows the request.
+    MissingIdentityGrant,
+    /// Some SCP level of the caller's path allows nothing that covers the request.
+    ScpImplicitDeny,
+    /// The permissions boundary does not allow the request.
+    BoundaryImplicitDeny,
+    /// The session policy does not allow the request.
+    SessionPolicyImplicitDeny,
+    /// The caller's policies, boundary or SCPs could not be read.
+    IdentityUnknown,
+    /// A bucket-policy statement allows the request.
+    BucketPolicyAllows,
+    /// A bucket-policy Deny applies.
+    BucketPolicyDeny,
+    /// A Deny in a resource control policy of the bucket's (or key's) organization.
+    RcpDeny,
+    /// A cross-account caller needs a bucket-policy grant and has none.
+    MissingBucketPolicyGrant,
+    /// Another account owns the object: bucket-policy Allows do not apply to it.
+    ForeignOwnedObject,
+    /// The ACL grants the access (no bucket-policy statement needed).
+    AclGrants,
+    /// No statement applies, and none is needed.
+    BucketPolicyNotNeeded,
+    /// The bucket has no bucket policy, and none is needed.
+    NoBucketPolicy,
+    /// The bucket policy or the bucket account's RCPs could not be read.
+    BucketPolicyUnknown,
+    /// ACLs are disabled (BucketOwnerEnforced).
+    AclsDisabled,
+    /// The object belongs to the bucket owner; the ACL plays no part.
+    BucketOwnerOwnsObject,
+    /// Ownership controls or the ACL could not be read.
+    OwnershipUnknown,
+    /// The bucket policy is not public.
+    PolicyNotPublic,
+    /// The bucket policy is public, and RestrictPublicBuckets does not block this request.
+    PublicPolicyAllowed,
+    /// RestrictPublicBuckets blocks cross-account and anonymous access to a public bucket.
+    RestrictPublicBuckets,
+    /// BlockPublicAcls rejects a request that carries a public ACL.
+    BlockPublicAcls,
+    /// Block Public Access could not be read.
+    BlockPublicAccessUnknown,
+    /// No KMS request is made.
+    NoKmsRequest,
+    /// The KMS request is allowed.
+    KmsAllows,
+    /// A Deny in the key policy, the caller's policies or an RCP applies to the KMS request.
+    KmsDeny,
+    /// The key policy does not allow the caller.
+    MissingKeyPolicyGrant,
+    /// No identity policy of the caller allows the KMS action on the key.
+    MissingIdentityKmsGrant,
+    /// A grant exists but its encryption-context condition does not match the request's.
+    EncryptionContextMismatch,
+    /// The AWS managed key `aws/s3` cannot be used from another account.
+    AwsManagedKeyCrossAccount,
+    /// The KMS operation cannot be used on a key in another account.
+    KmsActionNotCrossAccount,
+    /// The key, its policy or its organization could not be read.
+    KeyUnknown,
+    /// The object's encryption could not be read.
+    ObjectUnknown,
+}
+
+/// A policy group that had to allow and did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Missing {
+    /// The caller's identity-based policies.
+    IdentityPolicies,
+    /// The resource-based policy (bucket policy or key policy).
+    ResourcePolicy,
+    /// The permissions boundary.
+    PermissionBoundary,
+    /// The session policy.
+    SessionPolicy,
+    /// The SCPs at one level of the caller's OU path (0 = the root).
+    Scps(usize),
+}
+
+impl Missing {
+    /// The engine's group label (`identityPolicies`, `scps[1]`, …) as a typed value.
+    pub fn from_group(label: &str) -> Option<Missing> {
+        use crate::core::eval::group;
+        match label {
+            group::IDENTITY => Some(Missing::IdentityPolicies),
+            group::RESOURCE => Some(Missing::ResourcePolicy),
+            group::BOUNDARY => Some(Missing::PermissionBoundary),
+            group::SESSION => Some(Missing::SessionPolicy),
+            other => other
+                .strip_prefix("scps[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|level| level.parse().ok())
+                .map(Missing::Scps),
+        }
+    }
+
+    /// The typed groups of an engine decision's `missing_allow`.
+    pub fn all(labels: &[String]) -> Vec<Missing> {
+        labels
+            .iter()
+            .filter_map(|label| Missing::from_group(label))
+            .collect()
+    }
+}
+
+impl Serialize for Missing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use crate::core::eval::group;
+        match self {
+            Missing::IdentityPolicies => serializer.serialize_str(group::IDENTITY),
+            Missing::ResourcePolicy => serializer.serialize_str(group::RESOURCE),
+            Missing::PermissionBoundary => serializer.serialize_str(group::BOUNDARY),
+            Missing::SessionPolicy => serializer.serialize_str(group::SESSION),
+            Missing::Scps(level) => serializer.serialize_str(&format!("scps[{level}]")),
+        }
+    }
+}
+
 /// One gate's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateReport {
@@ -66,6 +210,8 @@ pub struct GateReport {
     pub gate: Gate,
     /// Its verdict.
     pub verdict: Verdict,
+    /// Why, as data.
+    pub code: ReasonCode,
     /// The deciding statements (policy name, index, Sid).
     pub deciding: Vec<StatementRef>,
     /// Why, in a sentence.
@@ -76,18 +222,32 @@ pub struct GateReport {
     /// For an implicit deny: the policy groups that had to allow and did not
     /// (`identityPolicies`, `resourcePolicy`, `permissionBoundary`, `scps[i]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<String>,
+    pub missing: Vec<Missing>,
 }
 
-/// The overall decision.
+/// The overall decision, in the words of AWS's access-denied messages and of `simulate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum FinalDecision {
     /// Every gate lets the request through.
     Allowed,
-    /// Some gate denies it.
-    Denied,
+    /// A Deny statement matched in some gate ("with an explicit deny in a … policy").
+    ExplicitlyDenied,
+    /// No Deny matched, but an Allow is missing ("because no … policy allows"). Plan files
+    /// written before this name read `Denied` as this.
+    #[serde(alias = "Denied")]
+    ImplicitlyDenied,
     /// No gate denies it for sure, but some gate's state could not be read.
     Unknown,
+}
+
+impl FinalDecision {
+    /// Whether the request is denied (explicitly or implicitly).
+    pub fn is_denied(self) -> bool {
+        matches!(
+            self,
+            FinalDecision::ExplicitlyDenied | FinalDecision::ImplicitlyDenied
+        )
+    }
 }
 
 /// The explanation of one request.
@@ -168,6 +328,29 @@ pub(super) struct Inputs {
     pub(super) scps: Vec<Vec<Compiled>>,
     pub(super) bucket_rcps: Vec<Compiled>,
     pub(super) bucket_policy: Option<Compiled>,
+    /// Where each SCP level of the caller's path is attached, in operator words.
+    pub(super) scp_places: Vec<String>,
+}
+
+/// The custom RCPs on an account's path, compiled.
+pub(super) fn compile_rcps(account: &Account) -> Result<Vec<Compiled>, ExplainError> {
+    account
+        .rcps
+        .iter()
+        .map(|policy| compile(&account.id, &policy.name, &policy.document, PolicyKind::Rcp))
+        .collect()
+}
+
+/// Where SCP level `level` of `account`'s path (root first, the account last) is attached.
+pub(super) fn org_place(account: &Account, level: usize, levels: usize) -> String {
+    match account.org_path.get(level) {
+        Some(target) if target.starts_with("r-") => format!("the organization root `{target}`"),
+        Some(target) if target.starts_with("ou-") => format!("OU `{target}`"),
+        Some(target) => format!("account `{target}`"),
+        None if level == 0 => "the organization root".to_string(),
+        None if level + 1 == levels => format!("account `{}`", account.id),
+        None => format!("the OU at level {level} above account `{}`", account.id),
+    }
 }
 
 fn inputs(
@@ -177,7 +360,12 @@ fn inputs(
     principal_arn: &str,
 ) -> Result<Inputs, ExplainError> {
     let principal = find_principal(world, requester);
-    if principal.is_none() && requester.has_identity_policies() {
+    // A federated user's permissions are those of the IAM user that called GetFederationToken,
+    // which no ARN names: its identity side is reported unknown, not an error.
+    if principal.is_none()
+        && requester.has_identity_policies()
+        && requester.kind != RequesterKind::FederatedUser
+    {
         return Err(ExplainError::NoSuchPrincipal(principal_arn.to_string()));
     }
     let identity = principal.map(identity_policies).transpose()?.unwrap_or_default();
@@ -194,7 +382,11 @@ fn inputs(
         })
         .transpose()?;
     let mut scps = Vec::new();
+    let mut scp_places = Vec::new();
     if let Some(account) = requester.account.as_deref().and_then(|id| world.account(id)) {
+        for index in 0..account.scps.len() {
+            scp_places.push(org_place(account, index, account.scps.len()));
+        }
         for level in &account.scps {
             let mut compiled = Vec::new();
             for policy in level {
@@ -208,17 +400,10 @@ fn inputs(
             scps.push(compiled);
         }
     }
-    let mut bucket_rcps = Vec::new();
-    if let Some(account) = bucket.and_then(|bucket| world.account(&bucket.account)) {
-        for policy in &account.rcps {
-            bucket_rcps.push(compile(
-                &account.id,
-                &policy.name,
-                &policy.document,
-                PolicyKind::Rcp,
-            )?);
-        }
-    }
+    let bucket_rcps = match bucket.and_then(|bucket| world.account(&bucket.account)) {
+        Some(account) => compile_rcps(account)?,
+        None => Vec::new(),
+    };
     let bucket_policy = bucket
         .and_then(|bucket| bucket.policy.as_ref().map(|document| (bucket, document)))
         .map(|(bucket, document)| compile(&bucket.name, "bucket policy", document, PolicyKind::Resource))
@@ -229,6 +414,7 @@ fn inputs(
         scps,
         bucket_rcps,
         bucket_policy,
+        scp_places,
     })
 }
 
@@ -268,7 +454,35 @@ fn context_for(
     if request.action == S3Action::List {
         context.insert_default("s3:prefix", ContextEntry::Single(request.key.clone()));
     }
+    // The caller calls S3 itself ("aws:ViaAWSService … is always included in the request
+    // context"); only the KMS request S3 makes on its behalf has it true.
+    context.insert_default("aws:ViaAWSService", ContextEntry::Single("false".into()));
     (context, warnings)
+}
+
+/// The encryption a PUT writes with: the request's own headers when it names an algorithm
+/// (`s3:x-amz-server-side-encryption`, `…-aws-kms-key-id`), else the bucket default — "the
+/// default applies only when the request specifies no encryption" (S3 API Reference,
+/// ServerSideEncryptionByDefault). `aws:kms` without a key id uses the AWS managed key `aws/s3`
+/// (PutObject, x-amz-server-side-encryption-aws-kms-key-id).
+fn put_encryption(context: &Context, bucket: &Bucket) -> Option<Encryption> {
+    let single = |key: &str| match context.get(key) {
+        Some(ContextEntry::Single(value)) => Some(value.clone()),
+        _ => None,
+    };
+    let Some(algorithm) = single("s3:x-amz-server-side-encryption") else {
+        return bucket.default_encryption.clone();
+    };
+    let default_bucket_key = bucket
+        .default_encryption
+        .as_ref()
+        .is_some_and(|default| default.bucket_key_enabled);
+    Some(Encryption {
+        kms_key_id: single("s3:x-amz-server-side-encryption-aws-kms-key-id")
+            .filter(|_| algorithm.starts_with("aws:kms")),
+        bucket_key_enabled: default_bucket_key && algorithm.starts_with("aws:kms"),
+        algorithm,
+    })
 }
 
 pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation, ExplainError> {
@@ -400,6 +614,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         .outcome
             != Outcome::Allowed;
 
+    let naming = Naming::new(world, &inputs, caller_account.as_deref(), bucket);
     let mut gates = Vec::new();
     let principal_unknown = principal.and_then(|p| {
         unknown(ItemKind::IdentityPolicies, &p.arn).or_else(|| unknown(ItemKind::PermissionsBoundary, &p.arn))
@@ -414,6 +629,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         principal_unknown.or(scp_unknown),
         action,
         &resource,
+        &naming,
     ));
     let policy_unknown =
         unknown(ItemKind::BucketPolicy, &bucket.name).or_else(|| unknown(ItemKind::Rcps, &bucket.account));
@@ -426,6 +642,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         action,
         &resource,
         &request.principal,
+        &naming,
     ));
     // An object that could not be read (HeadObject denied) has an unknown owner and encryption.
     let object_unknown = if matches!(request.action, S3Action::Get | S3Action::Head) {
@@ -449,6 +666,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         foreign_owner.as_deref(),
         ownership_unknown,
         &bucket.account,
+        &naming,
     ));
     let public = inputs
         .bucket_policy
@@ -457,14 +675,23 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         .unwrap_or_default();
     let bpa_unknown = unknown(ItemKind::BucketPublicAccessBlock, &bucket.name)
         .or_else(|| unknown(ItemKind::AccountPublicAccessBlock, &bucket.account));
+    let public_acl_request = if matches!(request.action, S3Action::Put | S3Action::PutObjectAcl) {
+        request_acl_public(&request.context)
+    } else {
+        None
+    };
     gates.push(block_gate(
-        &block,
-        &public,
-        inputs.bucket_policy.as_ref(),
-        bpa_unknown,
-        (cross_account && requester.kind != RequesterKind::Service)
-            || requester.kind == RequesterKind::Anonymous,
-        scope_acl.map(|(acl, _)| acl_is_public(acl)).unwrap_or(false),
+        &BlockCheck {
+            block: &block,
+            public: &public,
+            policy: inputs.bucket_policy.as_ref(),
+            unknown: bpa_unknown,
+            outside_account: (cross_account && requester.kind != RequesterKind::Service)
+                || requester.kind == RequesterKind::Anonymous,
+            public_acl: scope_acl.map(|(acl, _)| acl_is_public(acl)).unwrap_or(false),
+            public_acl_request,
+        },
+        &naming,
     ));
 
     // --- SSE-KMS: the second request, to KMS.
@@ -472,7 +699,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
     let mut kms_decision = None;
     let encryption = match request.action {
         S3Action::Get => object.and_then(|object| object.encryption.clone()),
-        S3Action::Put => bucket.default_encryption.clone(),
+        S3Action::Put => put_encryption(&context, bucket),
         _ => None,
     };
     let kms_gate = match (
@@ -485,10 +712,11 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
                 .clone()
                 .unwrap_or_else(|| "alias/aws/s3".to_string());
             let encryption_context = if encryption.bucket_key_enabled {
-                format!("arn:aws:s3:::{}", bucket.name)
+                Arn::s3_bucket(partition_of_region(&bucket.region), &bucket.name).to_string()
             } else {
                 resource.clone()
             };
+            let bucket_key = encryption.bucket_key_enabled;
             let kms = KmsCheck {
                 world,
                 bucket,
@@ -498,6 +726,8 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
                 key_id: &key_id,
                 kms_action,
                 encryption_context,
+                bucket_key,
+                naming: &naming,
             };
             let (gate, evaluated_request, decision) = kms_gate(&kms)?;
             kms_request = evaluated_request;
@@ -507,6 +737,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         _ => GateReport {
             gate: Gate::KmsKey,
             verdict: Verdict::NotApplicable,
+            code: ReasonCode::NoKmsRequest,
             deciding: Vec::new(),
             detail: match request.action {
                 S3Action::Head => {
@@ -518,6 +749,10 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
                 S3Action::Delete | S3Action::PutObjectAcl => {
                     "the request does not read or write object data".into()
                 }
+                S3Action::Put => {
+                    "the object is not written with a KMS key (no SSE-KMS header, no SSE-KMS bucket default)"
+                        .into()
+                }
                 _ => "the object is not encrypted with a KMS key".into(),
             },
             remedy: None,
@@ -528,6 +763,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         Some(reason) if kms_gate.verdict == Verdict::NotApplicable => GateReport {
             gate: Gate::KmsKey,
             verdict: Verdict::Unknown,
+            code: ReasonCode::ObjectUnknown,
             deciding: Vec::new(),
             detail: format!("the object's encryption could not be read: {reason}"),
             remedy: Some("re-run with a --bucket-role that may call s3:GetObject (HeadObject) on it".into()),
@@ -546,13 +782,17 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         gate.verdict == Verdict::ImplicitDeny
             && (gate.gate != Gate::IdentityPolicy || cross_account || bucket_policy_read)
     });
-    let decision = if gates.iter().any(|gate| gate.verdict == Verdict::ExplicitDeny) || final_implicit {
-        FinalDecision::Denied
+    let decision = if gates.iter().any(|gate| gate.verdict == Verdict::ExplicitDeny) {
+        FinalDecision::ExplicitlyDenied
+    } else if final_implicit {
+        FinalDecision::ImplicitlyDenied
     } else if gates.iter().any(|gate| gate.verdict == Verdict::Unknown) {
         FinalDecision::Unknown
+    } else if s3.outcome == Outcome::ExplicitlyDenied {
+        FinalDecision::ExplicitlyDenied
     } else if gates.iter().any(|gate| gate.verdict == Verdict::ImplicitDeny) || s3.outcome != Outcome::Allowed
     {
-        FinalDecision::Denied
+        FinalDecision::ImplicitlyDenied
     } else {
         FinalDecision::Allowed
     };
@@ -588,19 +828,10 @@ pub fn key_decision(
         return Ok(None);
     };
     let key_policy = compile(&key.arn, "key policy", document, PolicyKind::KeyPolicy)?;
-    let mut key_rcps = Vec::new();
-    if key.manager == KeyManager::Customer
-        && let Some(account) = world.account(&key.account)
-    {
-        for policy in &account.rcps {
-            key_rcps.push(compile(
-                &account.id,
-                &policy.name,
-                &policy.document,
-                PolicyKind::Rcp,
-            )?);
-        }
-    }
+    let key_rcps = match world.account(&key.account) {
+        Some(account) if key.manager == KeyManager::Customer => compile_rcps(account)?,
+        _ => Vec::new(),
+    };
     let mut request_context = Context::new();
     for (name, value) in context {
         request_context.insert(name, value.clone());
@@ -632,4 +863,34 @@ pub fn key_decision(
         resource_rules: Some(ResourceRules::KeyPolicy),
     };
     Ok(Some(authorize(&set, &request)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_files_with_the_old_denied_spelling_still_read() {
+        let old: Result<FinalDecision, _> = serde_json::from_str("\"Denied\"");
+        assert_eq!(old.ok(), Some(FinalDecision::ImplicitlyDenied));
+        let new: Result<FinalDecision, _> = serde_json::from_str("\"ExplicitlyDenied\"");
+        assert_eq!(new.ok(), Some(FinalDecision::ExplicitlyDenied));
+        assert_eq!(
+            serde_json::to_string(&FinalDecision::ImplicitlyDenied)
+                .ok()
+                .as_deref(),
+            Some("\"ImplicitlyDenied\"")
+        );
+    }
+
+    #[test]
+    fn missing_groups_are_typed_and_keep_their_labels() {
+        let labels = vec!["identityPolicies".to_string(), "scps[2]".to_string()];
+        let missing = Missing::all(&labels);
+        assert_eq!(missing, vec![Missing::IdentityPolicies, Missing::Scps(2)]);
+        assert_eq!(
+            serde_json::to_value(&missing).ok(),
+            Some(serde_json::json!(["identityPolicies", "scps[2]"]))
+        );
+    }
 }

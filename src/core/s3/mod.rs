@@ -14,8 +14,9 @@ mod gates;
 pub mod public;
 mod verdicts;
 
-pub use gates::{Explanation, FinalDecision, Gate, GateReport, Verdict, key_decision};
+pub use gates::{Explanation, FinalDecision, Gate, GateReport, Missing, ReasonCode, Verdict, key_decision};
 
+use crate::core::arn::{Arn, PrincipalArn, partition_of_region};
 use crate::core::eval::{ContextEntry, Requester, RequesterKind};
 use crate::core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
 use crate::core::world::{
@@ -165,12 +166,11 @@ pub fn compile(
 pub fn find_principal<'w>(world: &'w World, requester: &Requester) -> Option<&'w Principal> {
     match requester.kind {
         RequesterKind::RoleSession => {
-            let role_name = requester.arn.split('/').nth(1)?;
-            let account = requester.account.as_deref()?;
+            let session = PrincipalArn::parse(&requester.arn)?;
             world.principals.iter().find(|principal| {
                 principal.kind == PrincipalKind::Role
-                    && principal.arn.split(':').nth(4) == Some(account)
-                    && principal.arn.rsplit('/').next() == Some(role_name)
+                    && PrincipalArn::parse(&principal.arn)
+                        .is_some_and(|role| role.account == session.account && role.name() == session.name())
             })
         }
         RequesterKind::Role | RequesterKind::User => world.principal(&requester.arn),
@@ -215,10 +215,11 @@ pub fn identity_policies(principal: &Principal) -> Result<Vec<Compiled>, Explain
 
 /// The object ARN or bucket ARN a request targets.
 pub fn resource_arn(bucket: &Bucket, action: S3Action, key: &str) -> String {
+    let partition = partition_of_region(&bucket.region);
     if action.is_object() {
-        format!("arn:aws:s3:::{}/{key}", bucket.name)
+        Arn::s3_object(partition, &bucket.name, key).to_string()
     } else {
-        format!("arn:aws:s3:::{}", bucket.name)
+        Arn::s3_bucket(partition, &bucket.name).to_string()
     }
 }
 

@@ -121,6 +121,43 @@ pub fn acl_is_public(acl: &Acl) -> bool {
     })
 }
 
+/// Canned ACLs that grant to `AllUsers` or `AuthenticatedUsers` (S3 User Guide, "Canned ACL").
+const PUBLIC_CANNED_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
+
+/// Grant headers a PUT may carry (`s3:x-amz-grant-…` condition keys).
+const GRANT_KEYS: &[&str] = &[
+    "s3:x-amz-grant-read",
+    "s3:x-amz-grant-write",
+    "s3:x-amz-grant-read-acp",
+    "s3:x-amz-grant-write-acp",
+    "s3:x-amz-grant-full-control",
+];
+
+/// Whether the request's ACL headers make the object or bucket public, and which header: a
+/// public canned ACL in `s3:x-amz-acl`, or a grant to AllUsers or AuthenticatedUsers. Block
+/// Public Access `BlockPublicAcls` rejects such a PUT (access-control-block-public-access.html).
+pub fn request_acl_public(context: &[(String, crate::core::eval::ContextEntry)]) -> Option<String> {
+    use crate::core::eval::ContextEntry;
+    let values = |entry: &ContextEntry| match entry {
+        ContextEntry::Single(value) => vec![value.clone()],
+        ContextEntry::Multi(values) => values.clone(),
+    };
+    for (key, entry) in context {
+        let key_lower = key.to_ascii_lowercase();
+        for value in values(entry) {
+            if key_lower == "s3:x-amz-acl" && PUBLIC_CANNED_ACLS.contains(&value.as_str()) {
+                return Some(format!("x-amz-acl: {value}"));
+            }
+            if GRANT_KEYS.contains(&key_lower.as_str())
+                && (value.contains(ALL_USERS) || value.contains(AUTHENTICATED_USERS))
+            {
+                return Some(format!("{}: {value}", key_lower.trim_start_matches("s3:")));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
