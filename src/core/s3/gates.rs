@@ -836,6 +836,8 @@ pub fn key_decision(
     for (name, value) in context {
         request_context.insert(name, value.clone());
     }
+    // A direct call to KMS: no service calls on the caller's behalf.
+    request_context.insert_default("aws:ViaAWSService", ContextEntry::Single("false".into()));
     if let Some(found) =
         find_principal(world, &requester).filter(|_| requester.kind == RequesterKind::RoleSession)
     {
