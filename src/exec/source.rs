@@ -182,8 +182,8 @@ impl AwsSource {
     }
 }
 
-fn account_of(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|account| !account.is_empty())
+fn account_of(arn: &str) -> Option<String> {
+    crate::core::arn::account_of(arn).map(|account| account.as_str().to_string())
 }
 
 impl Source {
@@ -251,17 +251,17 @@ pub fn describe_recorded(recorded: &PlanSource, spec: Option<&Spec>) -> String {
 }
 
 fn describe_aws(aws: &AwsSource, spec: Option<&Spec>) -> String {
-    let side = |role: &Option<String>, account: Option<&str>, what: &str| -> String {
+    let side = |role: &Option<String>, account: Option<String>, what: &str| -> String {
         match (role, account) {
             (Some(role), _) => format!(
                 "{what} account {} via role `{role}`",
-                account_of(role).unwrap_or("?")
+                account_of(role).unwrap_or_else(|| "?".into())
             ),
             (None, Some(account)) => format!("{what} account {account} with the default credentials"),
             (None, None) => format!("{what} account of the default credentials"),
         }
     };
-    let caller_account = spec.and_then(|spec| account_of(&spec.principal));
+    let caller_account = spec.and_then(|spec| account_of(spec.principal.as_ref()));
     let bucket_account = aws.bucket_role.as_deref().and_then(account_of);
     let mut parts = vec![
         side(&aws.bucket_role, bucket_account, "bucket"),

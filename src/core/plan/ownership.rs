@@ -249,7 +249,7 @@ fn beneficiary(
     let own = block.aws.iter().all(|principal| match principal {
         AwsPrincipal::Account(account) => *account == bucket.account,
         AwsPrincipal::Role(arn) | AwsPrincipal::User(arn) | AwsPrincipal::Session(arn) => {
-            arn.split(':').nth(4) == Some(bucket.account.as_str())
+            crate::core::arn::account_of(arn).is_some_and(|account| account.as_str() == bucket.account)
         }
         _ => false,
     });
