@@ -11,6 +11,7 @@
 
 use super::apply::{ResourceRef, set_value};
 use super::build::{Built, ProbeRequest, caller_arn, caller_context};
+use super::forall::containment;
 use super::neighbourhood::{Touched, representative_keys, representative_probes};
 use super::ownership::{describe_gain, ownership_change};
 use super::{Expectation, PlanError};
@@ -454,6 +455,33 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         ));
     }
     check(&mut proof, "no other access is widened", flips, evidence);
+
+    // 2a. The argument over the edited statements, for every request.
+    let argument = containment(before, spec, &built.edits);
+    let mut proved = format!(
+        "proved for every request: {} added or changed Allow{} inside the spec's principal × actions × resources",
+        argument.allows,
+        if argument.allows == 1 { "" } else { "s" }
+    );
+    if argument.denies > 0 {
+        proved.push_str(&format!(
+            "; {} Deny{} added (they only narrow)",
+            argument.denies,
+            if argument.denies == 1 { "" } else { "s" }
+        ));
+    }
+    if argument.narrowed > 0 {
+        proved.push_str(&format!(
+            "; {} Deny narrowed to stop denying only the spec's principal × actions × resources × context",
+            argument.narrowed
+        ));
+    }
+    check(
+        &mut proof,
+        "every edited statement is contained in the spec",
+        argument.failures,
+        proved,
+    );
 
     // 2b. The ownership switch, for every object the world holds.
     if takes_ownership {
