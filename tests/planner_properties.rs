@@ -18,6 +18,7 @@
 
 use proptest::prelude::*;
 use s3fix::core::eval::ContextEntry;
+use s3fix::core::plan::forall::containment;
 use s3fix::core::plan::{Plan, PlanError, PlanOptions, ResourceRef, plan, probes, set_value};
 use s3fix::core::policy::PolicyKind;
 use s3fix::core::s3::{FinalDecision, S3Action, S3Request, Verdict, explain};
@@ -30,7 +31,9 @@ const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
 const BUCKET_ACCOUNT: &str = "111111111111";
 const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555";
 const OUTSIDER: &str = "arn:aws:iam::999999999999:role/outsider-admin";
-const OBJECTS: [&str; 2] = ["data/a.csv", "data/b.csv"];
+/// Objects under the spec's keys, and outside them (`other/`, `public/`): foreign-owned ones
+/// there are what an ownership switch hands to existing bucket-policy grants.
+const OBJECTS: [&str; 4] = ["data/a.csv", "data/b.csv", "other/x.txt", "public/p.txt"];
 
 // ---------------------------------------------------------------- generation
 
@@ -94,7 +97,7 @@ fn params() -> impl Strategy<Value = Params> {
             0..5usize,
         ),
         (
-            prop::collection::vec(object, 1..=2),
+            prop::collection::vec(object, 1..=4),
             prop::bool::weighted(0.3),
             0..4usize,
             0..3usize,
@@ -541,6 +544,41 @@ proptest! {
             }
         }
     }
+
+    /// The for-all argument and the probes agree: every plan the planner returns passes the
+    /// argument, and then the independent probes find nothing widened; a plan whose edits the
+    /// argument rejects (a planned grant widened to the whole bucket) is caught by the planner's
+    /// own proof.
+    #[test]
+    fn the_argument_and_the_probes_agree(params in params()) {
+        let (world, spec, options) = build(&params);
+        if let Ok(plan) = plan(&world, &spec, options) {
+            let argument = containment(&world, &spec, &plan.edits);
+            prop_assert!(argument.failures.is_empty(), "the argument rejects a returned plan: {:?}", argument.failures);
+            let (problems, known) = widenings(&world, &spec, &plan);
+            prop_assert!(problems.is_empty() && known.is_empty(), "argued contained, yet the probes find: {problems:?} {known:?}");
+            // Widen every planned bucket-policy Allow to the whole bucket: the argument rejects it.
+            let mut widened = plan.edits.clone();
+            let mut changed = false;
+            for edit in &mut widened {
+                if !matches!(edit.resource, ResourceRef::BucketPolicy { .. }) {
+                    continue;
+                }
+                let before = edit.before.as_ref().and_then(|b| b.get("Statement")).and_then(Value::as_array).map_or(0, Vec::len);
+                if let Some(statements) = edit.after.get_mut("Statement").and_then(Value::as_array_mut) {
+                    for statement in statements.iter_mut().skip(before) {
+                        if statement["Effect"] == json!("Allow") && statement["Action"] == json!("s3:GetObject") {
+                            statement["Resource"] = json!(format!("arn:aws:s3:::{BUCKET}/*"));
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if changed {
+                prop_assert!(!containment(&world, &spec, &widened).failures.is_empty(), "the argument accepts a grant on the whole bucket");
+            }
+        }
+    }
 }
 
 /// The generator reaches every outcome: plans with edits, blocked specs, already-satisfied specs.
@@ -563,6 +601,13 @@ fn generator_produces_a_mix() {
         if let Ok(plan) = &result {
             let (problems, known) = widenings(&world, &spec, plan);
             assert!(problems.is_empty(), "the plan widens access: {problems:?}");
+            if !known.is_empty() {
+                println!(
+                    "deny exemption widens: {known:?}\n  spec {spec:?}\n  edits {}\n  world {}",
+                    serde_json::to_string(&plan.edits).unwrap(),
+                    serde_json::to_string(&world).unwrap()
+                );
+            }
             known_widenings += usize::from(!known.is_empty());
         }
         if let Err(PlanError::ProofFailed(failures)) = &result {

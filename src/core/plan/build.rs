@@ -3,6 +3,7 @@
 
 use super::apply::{ResourceRef, set_value};
 use super::documents::edits_for;
+use super::neighbourhood::representative_probes;
 use super::{Blocker, Edit, PlanError, PlanOptions, owned_policy_name};
 use crate::core::arn::{Arn, PrincipalArn};
 use crate::core::eval::{ContextEntry, StatementRef};
@@ -399,8 +400,10 @@ pub(super) fn build(world: &World, spec: &Spec, options: PlanOptions) -> Result<
         for edit in &edits {
             set_value(&mut edited, &edit.resource, Some(&edit.after))?;
         }
+        // `edited` stays as it is while the cache is held.
+        let _cache = crate::core::s3::CompileCache::hold();
         let mut failing = Vec::new();
-        for probe in &probes {
+        for probe in representative_probes(&[world, &edited], spec, &probes) {
             let explanation = explain(&edited, &probe.to_request(&spec.bucket))?;
             if explanation.decision != FinalDecision::Allowed {
                 failing.push((probe.clone(), explanation));

@@ -222,13 +222,7 @@ fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<V
         resources.push(spec.bucket_arn());
     }
     let actions: Vec<&str> = spec.access_set().iter().map(|access| access.action()).collect();
-    let base = |sid: String| {
-        let mut statement = Map::new();
-        statement.insert("Sid".into(), json!(sid));
-        statement.insert("Effect".into(), json!("Deny"));
-        statement.insert("Principal".into(), json!({"AWS": spec.principal}));
-        statement
-    };
+    let base = |sid: String| principal_deny(spec, &sid);
     let condition = deny.get("Condition").cloned();
     let mut outside_resources = base(format!("S3fixDeny{index}OutsideSpecResources{name}"));
     for element in ["Action", "NotAction"] {
@@ -253,29 +247,119 @@ fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<V
     }
     scope.push(Value::Object(outside_resources));
     scope.push(Value::Object(outside_actions));
+    // Listing is exempted only under the spec's prefixes.
+    if spec.access_set().contains(&Access::List) {
+        let mut outside_prefixes = base(format!("S3fixDeny{index}OutsideSpecPrefixes{name}"));
+        outside_prefixes.insert("Action".into(), json!("s3:ListBucket"));
+        outside_prefixes.insert("Resource".into(), json!(format!("arn:aws:s3:::{}", spec.bucket)));
+        let mut narrowed = condition.clone().unwrap_or_else(|| json!({}));
+        for prefix in spec.list_prefixes() {
+            add_condition(&mut narrowed, "StringNotLike", "s3:prefix", &prefix);
+        }
+        outside_prefixes.insert("Condition".into(), narrowed);
+        scope.push(Value::Object(outside_prefixes));
+    }
     // The exemption holds only in the spec's context: the principal stays denied, under the
     // original condition, whenever a context key the spec names has another value.
+    scope.extend(context_scope(
+        deny,
+        spec,
+        &format!("S3fixDeny{index}OutsideSpecContext{name}"),
+    ));
+    scope
+}
+
+/// The KMS actions S3 needs for a spec's access (reads decrypt, writes generate data keys).
+pub(super) fn kms_actions(spec: &Spec) -> Vec<&'static str> {
+    let access = spec.access_set();
+    let mut actions = Vec::new();
+    if access.contains(&Access::Read) {
+        actions.push("kms:Decrypt");
+    }
+    if access.contains(&Access::Write) {
+        actions.push("kms:GenerateDataKey");
+    }
+    actions
+}
+
+/// The Denies that keep a key-policy exemption to exactly the spec: the exempted principal stays
+/// denied, under the original Deny's condition, for every other KMS action, for any use not
+/// through S3 in the bucket's region, and outside the spec's context.
+fn key_exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str, region: &str) -> Vec<Value> {
+    let base = |sid: String| principal_deny(spec, &sid);
+    let condition = deny.get("Condition").cloned().unwrap_or_else(|| json!({}));
+    let mut outside_actions = base(format!("S3fixKeyDeny{index}OutsideSpecActions{name}"));
+    let mut not_actions: Vec<Value> = deny.get("NotAction").map(as_list).unwrap_or_default();
+    not_actions.extend(kms_actions(spec).iter().map(|action| json!(action)));
+    outside_actions.insert("NotAction".into(), Value::Array(not_actions));
+    let mut outside_s3 = base(format!("S3fixKeyDeny{index}OutsideS3{name}"));
+    for element in ["Action", "NotAction"] {
+        if let Some(value) = deny.get(element) {
+            outside_s3.insert(element.into(), value.clone());
+        }
+    }
+    let mut via_other = condition.clone();
+    add_condition(
+        &mut via_other,
+        "StringNotEquals",
+        "kms:ViaService",
+        &format!("s3.{region}.amazonaws.com"),
+    );
+    outside_s3.insert("Condition".into(), via_other);
+    for statement in [&mut outside_actions, &mut outside_s3] {
+        for element in ["Resource", "NotResource"] {
+            if let Some(value) = deny.get(element) {
+                statement.insert(element.into(), value.clone());
+            }
+        }
+    }
+    if let Some(Value::Object(_)) = deny.get("Condition") {
+        outside_actions.insert("Condition".into(), condition.clone());
+    }
+    let mut scope = vec![Value::Object(outside_actions), Value::Object(outside_s3)];
+    scope.extend(context_scope(
+        deny,
+        spec,
+        &format!("S3fixKeyDeny{index}OutsideSpecContext{name}"),
+    ));
+    scope
+}
+
+/// The start of a Deny for exactly the spec's principal.
+fn principal_deny(spec: &Spec, sid: &str) -> Map<String, Value> {
+    let mut statement = Map::new();
+    statement.insert("Sid".into(), json!(sid));
+    statement.insert("Effect".into(), json!("Deny"));
+    statement.insert("Principal".into(), json!({"AWS": spec.principal}));
+    statement
+}
+
+/// One Deny per context key the spec names (`aws:PrincipalArn` aside), Sids `{sid}1`, `{sid}2`,
+/// …: the spec's principal stays denied, under `deny`'s own scope and condition, whenever that
+/// key has another value than the spec's.
+fn context_scope(deny: &Value, spec: &Spec, sid: &str) -> Vec<Value> {
+    let mut scope = Vec::new();
     for (number, (key, value)) in spec
         .context
         .iter()
         .filter(|(key, _)| !key.eq_ignore_ascii_case("aws:PrincipalArn"))
         .enumerate()
     {
-        let mut outside_context = base(format!("S3fixDeny{index}OutsideSpecContext{name}{}", number + 1));
+        let mut statement = principal_deny(spec, &format!("{sid}{}", number + 1));
         for element in ["Action", "NotAction", "Resource", "NotResource"] {
             if let Some(value) = deny.get(element) {
-                outside_context.insert(element.into(), value.clone());
+                statement.insert(element.into(), value.clone());
             }
         }
-        let mut condition = condition.clone().unwrap_or_else(|| json!({}));
+        let mut condition = deny.get("Condition").cloned().unwrap_or_else(|| json!({}));
         add_condition(
             &mut condition,
             &not_equal_operator(key),
             key,
             &context_value(key, value),
         );
-        outside_context.insert("Condition".into(), condition);
-        scope.push(Value::Object(outside_context));
+        statement.insert("Condition".into(), condition);
+        scope.push(Value::Object(statement));
     }
     scope
 }
@@ -441,10 +525,21 @@ pub(super) fn edits_for(
             );
         }
         let sensitive = key_exceptions.contains_key(&key);
+        let mut companions = Vec::new();
         for index in key_exceptions.get(&key).into_iter().flatten() {
             if let Some(statement) = statements.get_mut(*index) {
+                companions.extend(key_exception_scope(
+                    statement,
+                    spec,
+                    *index,
+                    &name,
+                    &bucket.region,
+                ));
                 exempt(statement, &spec.principal);
             }
+        }
+        for companion in companions {
+            upsert(&mut statements, companion);
         }
         let reason = if sensitive {
             "a key-policy Deny is narrowed to exempt exactly this principal (--allow-deny-exception)"

@@ -5,6 +5,7 @@ pub mod apply;
 mod build;
 mod documents;
 pub mod forall;
+mod neighbourhood;
 pub mod ownership;
 mod proof;
 pub mod verify;

@@ -327,7 +327,7 @@ pub fn ownership_change(world: &World, spec: &Spec) -> OwnershipChange {
                 .unwrap_or(Value::Null);
             let mut gain: Option<Gain> = None;
             for (key, owner) in &foreign {
-                let arn = format!("arn:aws:s3:::{}/{key}", bucket.name);
+                let arn = crate::core::arn::Arn::s3_object(&spec.partition(), &bucket.name, key).to_string();
                 if !covers(statement, &arn) {
                     continue;
                 }

@@ -11,13 +11,15 @@
 
 use super::apply::{ResourceRef, set_value};
 use super::build::{Built, ProbeRequest, caller_arn, caller_context};
+use super::forall::containment;
+use super::neighbourhood::{Touched, representative_keys, representative_probes};
 use super::ownership::{describe_gain, ownership_change};
 use super::{Expectation, PlanError};
 use crate::core::arn::{AccountId, Arn, account_of};
 use crate::core::eval::{ContextEntry, Outcome};
 use crate::core::policy::{PolicyKind, parse_policy};
 use crate::core::s3::public::public_statements;
-use crate::core::s3::{FinalDecision, S3Action, explain, key_decision};
+use crate::core::s3::{CompileCache, FinalDecision, S3Action, explain, key_decision};
 use crate::core::spec::{Access, Spec};
 use crate::core::world::{Bucket, NamedPolicy, ObjectOwnership, Principal, PrincipalKind, World};
 use serde::{Deserialize, Serialize};
@@ -137,8 +139,8 @@ fn with_neighbours(world: &World, spec: &Spec) -> World {
 }
 
 /// Whether a request is one the spec asks for.
-fn requested(spec: &Spec, caller: &str, bucket: &str, action: S3Action, key: &str) -> bool {
-    if caller != caller_arn_for(spec) || bucket != spec.bucket {
+fn requested(spec: &Spec, target: &str, caller: &str, bucket: &str, action: S3Action, key: &str) -> bool {
+    if caller != target || bucket != spec.bucket {
         return false;
     }
     let covered = |pattern: &String| match pattern.strip_suffix('*') {
@@ -224,8 +226,9 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     };
 
     // 1. Every requested request is allowed.
+    let cache = CompileCache::hold();
     let mut failures = Vec::new();
-    for probe in &built.probes {
+    for probe in representative_probes(&[before, after], spec, &built.probes) {
         let explanation = explain(after, &probe.to_request(&spec.bucket))?;
         if explanation.decision != FinalDecision::Allowed {
             failures.push(format!(
@@ -235,6 +238,8 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
                 explanation.decision
             ));
         }
+    }
+    for probe in &built.probes {
         proof.expected.push(Expectation {
             principal: probe.principal.clone(),
             action: probe.action,
@@ -248,6 +253,8 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         failures,
         format!("{} requests allowed", built.probes.len()),
     );
+
+    drop(cache);
 
     // 2. Nothing else flips from denied to allowed, in the final state or in any state between
     //    two edits (apply writes them one at a time).
@@ -263,6 +270,8 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         })?;
         intermediate_worlds.push((edit.resource.describe(), with_neighbours(&partial, spec)));
     }
+    // Every world evaluated from here on stays as it is until the proof returns.
+    let _cache = CompileCache::hold();
     let mut callers: Vec<String> = before_world
         .principals
         .iter()
@@ -314,6 +323,11 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     keys.push(String::new());
     keys.sort();
     keys.dedup();
+    let mut all_worlds: Vec<&World> = vec![before, after];
+    all_worlds.extend(intermediate_worlds.iter().map(|(_, world)| world));
+    let keys = representative_keys(&all_worlds, spec, &keys);
+    let touched = Touched::new(before, after, spec, &built.edits);
+    let mut untouched = 0usize;
     let buckets = [spec.bucket.clone(), other_bucket_name(&spec.bucket)];
     let target_context = caller_context(spec);
     let mut flips = Vec::new();
@@ -321,8 +335,9 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     let mut owner_example = None;
     let mut accepted_gains = 0usize;
     let mut compared = 0usize;
+    let target_caller = caller_arn_for(spec);
     for caller in &callers {
-        let context: Vec<(String, ContextEntry)> = if *caller == caller_arn_for(spec) {
+        let context: Vec<(String, ContextEntry)> = if *caller == target_caller {
             target_context.clone()
         } else {
             let principal_arn = before_world
@@ -341,13 +356,25 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             context
         };
         let own_account = account_of(caller).is_some_and(|account| account.as_str() == bucket_account);
+        let principal_arn = before_world
+            .principals
+            .iter()
+            .find(|principal| caller_arn(&principal.arn, principal.kind) == *caller)
+            .map(|principal| principal.arn.as_str());
         for bucket in &buckets {
+            let Some(found) = before_world.bucket(bucket) else {
+                continue;
+            };
             for action in actions {
                 for key in &keys {
                     if action.is_object() == key.is_empty() && action != S3Action::List {
                         continue;
                     }
-                    if requested(spec, caller, bucket, action, key) {
+                    if requested(spec, &target_caller, caller, bucket, action, key) {
+                        continue;
+                    }
+                    if !touched.touches(caller, principal_arn, found, spec, action, key) {
+                        untouched += 1;
                         continue;
                     }
                     let probe = ProbeRequest {
@@ -409,7 +436,9 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             }
         }
     }
-    let mut evidence = format!("checked {compared} requests: none flips from denied to allowed");
+    let mut evidence = format!(
+        "checked {compared} requests: none flips from denied to allowed (besides {untouched} requests no edit can reach, and keys every policy treats alike probed once)"
+    );
     if !intermediate_worlds.is_empty() {
         evidence.push_str(&format!(
             ", in the final state or in the {} between the edits",
@@ -432,6 +461,33 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         ));
     }
     check(&mut proof, "no other access is widened", flips, evidence);
+
+    // 2a. The argument over the edited statements, for every request.
+    let argument = containment(before, spec, &built.edits);
+    let mut proved = format!(
+        "proved for every request: {} added or changed Allow{} inside the spec's principal × actions × resources",
+        argument.allows,
+        if argument.allows == 1 { "" } else { "s" }
+    );
+    if argument.denies > 0 {
+        proved.push_str(&format!(
+            "; {} Deny{} added (they only narrow)",
+            argument.denies,
+            if argument.denies == 1 { "" } else { "s" }
+        ));
+    }
+    if argument.narrowed > 0 {
+        proved.push_str(&format!(
+            "; {} Deny narrowed to stop denying only the spec's principal × actions × resources × context",
+            argument.narrowed
+        ));
+    }
+    check(
+        &mut proof,
+        "every edited statement is contained in the spec",
+        argument.failures,
+        proved,
+    );
 
     // 2b. The ownership switch, for every object the world holds.
     if takes_ownership {

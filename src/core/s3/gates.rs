@@ -554,12 +554,21 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
     // Bucket-policy Allows apply only to objects the bucket owner owns; Denies apply to all.
     let bucket_policy_effective = inputs.bucket_policy.as_ref().map(|compiled| {
         if foreign_owner.is_some() {
-            let mut denies_only = compiled.clone();
-            denies_only
-                .policy
-                .statements
-                .retain(|statement| statement.effect == Effect::Deny);
-            denies_only
+            let policy = &compiled.policy;
+            Compiled {
+                name: compiled.name.clone(),
+                policy: std::sync::Arc::new(crate::core::policy::Policy {
+                    version: policy.version,
+                    id: policy.id.clone(),
+                    statements: policy
+                        .statements
+                        .iter()
+                        .filter(|statement| statement.effect == Effect::Deny)
+                        .cloned()
+                        .collect(),
+                    warnings: policy.warnings.clone(),
+                }),
+            }
         } else {
             compiled.clone()
         }

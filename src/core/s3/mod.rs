@@ -138,8 +138,77 @@ pub enum ExplainError {
 pub struct Compiled {
     /// The name in reports.
     pub name: String,
-    /// The policy.
-    pub policy: Policy,
+    /// The policy (shared: compiled once per document while a [`CompileCache`] is held).
+    pub policy: std::sync::Arc<Policy>,
+}
+
+/// Compiled documents by address and kind.
+type CompiledByAddress = std::collections::HashMap<(usize, PolicyKind), std::sync::Arc<Policy>>;
+
+thread_local! {
+    /// Documents compiled on this thread while a [`CompileCache`] is held, by address and kind.
+    static COMPILED: std::cell::RefCell<Option<CompiledByAddress>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// While held, each stored document is compiled once on this thread: the planner's proof
+/// evaluates thousands of requests against the same few worlds, and compiling a 100-statement
+/// bucket policy costs far more than evaluating it.
+///
+/// INVARIANT: the documents evaluated while the cache is held are not dropped or changed until
+/// it is released (entries are found by address); documents built per request (ACL grants read
+/// as statements) are never cached.
+#[derive(Debug)]
+pub struct CompileCache {
+    outer: bool,
+}
+
+impl CompileCache {
+    /// Start caching on this thread (nested holds share the outer one).
+    pub fn hold() -> CompileCache {
+        let outer = COMPILED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let outer = cache.is_none();
+            if outer {
+                *cache = Some(std::collections::HashMap::new());
+            }
+            outer
+        });
+        CompileCache { outer }
+    }
+}
+
+impl Drop for CompileCache {
+    fn drop(&mut self) {
+        if self.outer {
+            COMPILED.with(|cache| *cache.borrow_mut() = None);
+        }
+    }
+}
+
+/// `parse_policy`, once per document while a [`CompileCache`] is held.
+fn parse_cached(
+    document: &serde_json::Value,
+    kind: PolicyKind,
+) -> Result<std::sync::Arc<Policy>, PolicyError> {
+    if kind == PolicyKind::Acl {
+        return parse_policy(document, kind).map(std::sync::Arc::new);
+    }
+    let key = (std::ptr::from_ref(document) as usize, kind);
+    let found = COMPILED.with(|cache| cache.borrow().as_ref().map(|entries| entries.get(&key).cloned()));
+    match found {
+        None => parse_policy(document, kind).map(std::sync::Arc::new),
+        Some(Some(policy)) => Ok(policy),
+        Some(None) => {
+            let policy = std::sync::Arc::new(parse_policy(document, kind)?);
+            COMPILED.with(|cache| {
+                if let Some(entries) = cache.borrow_mut().as_mut() {
+                    entries.insert(key, policy.clone());
+                }
+            });
+            Ok(policy)
+        }
+    }
 }
 
 /// Compile one stored document.
@@ -149,7 +218,7 @@ pub fn compile(
     document: &serde_json::Value,
     kind: PolicyKind,
 ) -> Result<Compiled, ExplainError> {
-    parse_policy(document, kind)
+    parse_cached(document, kind)
         .map(|policy| Compiled {
             name: name.to_string(),
             policy,
@@ -226,4 +295,28 @@ pub fn resource_arn(bucket: &Bucket, action: S3Action, key: &str) -> String {
 /// Explain a request against a world: every gate's verdict and the overall decision.
 pub fn explain(world: &World, request: &S3Request) -> Result<Explanation, ExplainError> {
     gates::explain(world, request)
+}
+
+#[cfg(test)]
+mod compile_cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_held_cache_compiles_each_document_once() {
+        let document = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/*"}]});
+        let compile_twice = || {
+            let first = compile("bkt", "bucket policy", &document, PolicyKind::Resource).unwrap();
+            let second = compile("bkt", "bucket policy", &document, PolicyKind::Resource).unwrap();
+            std::sync::Arc::ptr_eq(&first.policy, &second.policy)
+        };
+        assert!(!compile_twice(), "without a held cache every call compiles");
+        {
+            let _cache = CompileCache::hold();
+            let _nested = CompileCache::hold();
+            assert!(compile_twice());
+        }
+        assert!(!compile_twice(), "released: nothing is kept");
+        assert!(COMPILED.with(|cache| cache.borrow().is_none()));
+    }
 }

@@ -1,0 +1,162 @@
+//! `plan` on a busy bucket: time and peak memory over worlds of 10, 100 and 1,000 bucket-policy
+//! statements, caller roles and objects.
+//!
+//! Run: `cargo bench --bench plan` (release). Each world: bucket `busy-bucket` in 111111111111
+//! (ObjectWriter) with N bucket-policy statements (one per team role, each reading its own
+//! `team-i/*` prefix), N roles in 222222222222 (each with an identity policy for its prefix) and
+//! 2N objects: half under `team-i/`, owned by the bucket account, half under `data/`, uploaded by
+//! 333333333333. The spec: `app-role` reads and lists `data/*`, which needs an identity grant, a
+//! bucket-policy grant and the ownership switch (the foreign objects block the read).
+//!
+//! It prints, per size, the wall time of `plan` (median of 3 runs; 1 run at 1,000), the number
+//! of requests the probes checked, and the process's peak resident memory so far (VmHWM).
+//! `cargo bench --bench plan -- --write DIR` also writes `busy-N.world.json` and `busy-N.toml`
+//! for `s3fix plan` from the command line.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use s3fix::core::plan::{PlanOptions, plan};
+use s3fix::core::spec::Spec;
+use s3fix::core::world::World;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const BUCKET: &str = "busy-bucket";
+const BUCKET_ACCOUNT: &str = "111111111111";
+const CALLER_ACCOUNT: &str = "222222222222";
+const UPLOADER: &str = "333333333333";
+
+/// The busy world of size `n`.
+pub fn busy_world(n: usize) -> World {
+    let mut statements = Vec::new();
+    let mut principals = vec![json!({
+        "arn": format!("arn:aws:iam::{CALLER_ACCOUNT}:role/app-role"),
+        "kind": "role",
+        "inlinePolicies": [{"name": "logs", "document": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]}}]
+    })];
+    let mut objects = Vec::new();
+    for index in 0..n {
+        let role = format!("arn:aws:iam::{CALLER_ACCOUNT}:role/team-{index}");
+        statements.push(json!({
+            "Sid": format!("T{index}"),
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{BUCKET}/team-{index}/*"),
+        }));
+        principals.push(json!({
+            "arn": role,
+            "kind": "role",
+            "inlinePolicies": [{"name": "team", "document": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{BUCKET}/team-{index}/*")}]}}]
+        }));
+        objects.push(json!({"key": format!("team-{index}/part-{index}.csv"), "owner": BUCKET_ACCOUNT}));
+        objects.push(json!({
+            "key": format!("data/upload-{index}.csv"),
+            "owner": UPLOADER,
+            "acl": {"owner": UPLOADER, "grants": [{"grantee": {"type": "CanonicalUser", "id": "c3", "account": UPLOADER}, "permission": "FULL_CONTROL"}]}
+        }));
+    }
+    principals.push(json!({
+        "arn": format!("arn:aws:iam::{BUCKET_ACCOUNT}:role/bucket-admin"),
+        "kind": "role",
+        "inlinePolicies": [{"name": "admin", "document": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]
+    }));
+    let world: Value = json!({
+        "formatVersion": 1,
+        "accounts": [{"id": BUCKET_ACCOUNT}, {"id": CALLER_ACCOUNT}],
+        "buckets": [{
+            "name": BUCKET, "account": BUCKET_ACCOUNT, "region": "us-east-1", "ownership": "ObjectWriter",
+            "policy": {"Version": "2012-10-17", "Statement": statements},
+            "acl": {"owner": BUCKET_ACCOUNT, "grants": [{"grantee": {"type": "CanonicalUser", "id": "c1", "account": BUCKET_ACCOUNT}, "permission": "FULL_CONTROL"}]},
+            "objects": objects,
+        }],
+        "principals": principals,
+    });
+    serde_json::from_value(world).unwrap()
+}
+
+/// The spec text for the busy world.
+pub fn busy_spec_text() -> String {
+    format!(
+        "principal = \"arn:aws:iam::{CALLER_ACCOUNT}:role/app-role\"\nbucket = \"{BUCKET}\"\nkeys = [\"data/*\"]\naccess = [\"read\", \"list\"]\n"
+    )
+}
+
+/// Peak resident memory of this process so far, in MB (Linux VmHWM).
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let arguments: Vec<String> = std::env::args().collect();
+    let spec = Spec::parse(&busy_spec_text(), "busy.toml").unwrap();
+    if let Some(position) = arguments.iter().position(|argument| argument == "--write") {
+        let dir = PathBuf::from(arguments.get(position + 1).expect("--write DIR"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for n in [10, 100, 1000] {
+            let text = serde_json::to_string_pretty(&busy_world(n)).unwrap();
+            std::fs::write(dir.join(format!("busy-{n}.world.json")), text).unwrap();
+            std::fs::write(dir.join(format!("busy-{n}.toml")), busy_spec_text()).unwrap();
+        }
+        println!(
+            "wrote busy-{{10,100,1000}}.world.json and .toml to {}",
+            dir.display()
+        );
+        return;
+    }
+    println!("plan on a busy bucket (N statements, N roles, 2N objects)");
+    println!(
+        "{:>6} {:>12} {:>10} {:>16} {:>14}",
+        "N", "plan (ms)", "edits", "requests checked", "peak RSS (MB)"
+    );
+    for n in [10, 100, 1000] {
+        let world = busy_world(n);
+        let runs = if n >= 1000 { 1 } else { 3 };
+        let mut times: Vec<Duration> = Vec::new();
+        let mut planned = None;
+        for _ in 0..runs {
+            let start = Instant::now();
+            let result = plan(&world, &spec, PlanOptions::default());
+            times.push(start.elapsed());
+            planned =
+                Some(result.unwrap_or_else(|error| panic!("the busy world of {n} does not plan: {error}")));
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        let planned = planned.unwrap();
+        let checked = planned
+            .proof
+            .checks
+            .iter()
+            .find(|check| check.name == "no other access is widened")
+            .and_then(|check| check.detail.strip_prefix("checked "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or("?")
+            .to_string();
+        println!(
+            "{n:>6} {:>12.1} {:>10} {:>16} {:>14.1}",
+            median.as_secs_f64() * 1000.0,
+            planned.edits.len(),
+            checked,
+            peak_mb()
+        );
+    }
+}
