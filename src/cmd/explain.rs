@@ -61,7 +61,8 @@ pub fn parse_target(target: &str) -> anyhow::Result<(String, String)> {
     Ok((bucket.to_string(), key.to_string()))
 }
 
-/// Parse `KEY=VALUE` (or `KEY[]=a,b` for a multi-valued key).
+/// Parse `KEY=VALUE` (or `KEY[]=a,b` for a multi-valued key); each value must fit its key's
+/// type (an IP address for `aws:SourceIp`, a boolean, a date, a number).
 pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEntry)>> {
     pairs
         .iter()
@@ -69,13 +70,21 @@ pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEnt
             let Some((key, value)) = pair.split_once('=') else {
                 bail!("context `{pair}` is not KEY=VALUE (hint: --context aws:SourceIp=203.0.113.7)");
             };
-            Ok(match key.strip_suffix("[]") {
+            let (key, entry) = match key.strip_suffix("[]") {
                 Some(key) => (
-                    key.to_string(),
+                    key,
                     ContextEntry::Multi(value.split(',').map(str::to_string).collect()),
                 ),
-                None => (key.to_string(), ContextEntry::Single(value.to_string())),
-            })
+                None => (key, ContextEntry::Single(value.to_string())),
+            };
+            let values = match &entry {
+                ContextEntry::Single(value) => std::slice::from_ref(value),
+                ContextEntry::Multi(values) => values.as_slice(),
+            };
+            for value in values {
+                crate::core::context_key::check_value(key, value)?;
+            }
+            Ok((key.to_string(), entry))
         })
         .collect()
 }

@@ -27,6 +27,11 @@ pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
             path.display()
         )
     })?;
+    crate::core::kind::check_kind(
+        &version,
+        crate::core::kind::FileKind::Plan,
+        &path.display().to_string(),
+    )?;
     let found = version.get("formatVersion").and_then(serde_json::Value::as_u64);
     if found != Some(u64::from(PLAN_FORMAT_VERSION)) {
         bail!(

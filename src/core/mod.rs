@@ -3,8 +3,10 @@
 //! INVARIANT: nothing in here performs I/O or imports from outside `crate::core`.
 
 pub mod case;
+pub mod context_key;
 pub mod diff;
 pub mod eval;
+pub mod kind;
 pub mod plan;
 pub mod policy;
 pub mod s3;

@@ -15,6 +15,7 @@ mod s3;
 mod session;
 mod write;
 
+pub use error::{Transport, action_of};
 pub use session::AwsOptions;
 
 use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef};
@@ -561,6 +562,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
         });
     }
     Ok(World {
+        kind: Some(crate::core::kind::WorldTag),
         accounts,
         buckets: vec![Bucket {
             name: bucket_name.to_string(),
