@@ -5,9 +5,9 @@ use crate::core::eval::ContextEntry;
 use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
 use crate::exec::observe::{SourceArgs, observe};
 use crate::exit::ExitCode;
+use crate::hint::HintedError;
 use crate::printer::Printer;
 use crate::render;
-use anyhow::bail;
 
 /// Explain which gate allows or denies an S3 request, and which statement decided.
 ///
@@ -52,11 +52,11 @@ pub enum Format {
 /// Split `s3://bucket/key` into bucket and key.
 pub fn parse_target(target: &str) -> anyhow::Result<(String, String)> {
     let Some(rest) = target.strip_prefix("s3://") else {
-        bail!("`{target}` is not an S3 URL (hint: write s3://BUCKET/KEY)");
+        return Err(HintedError::new(format!("`{target}` is not an S3 URL"), "write s3://BUCKET/KEY").into());
     };
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
-        bail!("`{target}` names no bucket (hint: write s3://BUCKET/KEY)");
+        return Err(HintedError::new(format!("`{target}` names no bucket"), "write s3://BUCKET/KEY").into());
     }
     Ok((bucket.to_string(), key.to_string()))
 }
@@ -68,7 +68,11 @@ pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEnt
         .iter()
         .map(|pair| {
             let Some((key, value)) = pair.split_once('=') else {
-                bail!("context `{pair}` is not KEY=VALUE (hint: --context aws:SourceIp=203.0.113.7)");
+                return Err(HintedError::new(
+                    format!("context `{pair}` is not KEY=VALUE"),
+                    "e.g. --context aws:SourceIp=203.0.113.7",
+                )
+                .into());
             };
             let (key, entry) = match key.strip_suffix("[]") {
                 Some(key) => (
@@ -93,10 +97,18 @@ pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEnt
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let (bucket, key) = parse_target(&args.target)?;
     let Some(action) = S3Action::parse(&args.action) else {
-        bail!("unknown action `{}` (hint: get, head, put or list)", args.action);
+        return Err(HintedError::new(
+            format!("unknown action `{}`", args.action),
+            "give get, head, put or list",
+        )
+        .into());
     };
     if action.is_object() && key.is_empty() {
-        bail!("`{}` names no object key (hint: s3://{bucket}/KEY)", args.target);
+        return Err(HintedError::new(
+            format!("`{}` names no object key", args.target),
+            format!("write s3://{bucket}/KEY"),
+        )
+        .into());
     }
     let context = parse_context(&args.context)?;
     // An object that is to be written need not exist yet; listing reads no object.
