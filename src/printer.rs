@@ -67,6 +67,12 @@ impl Printer {
         }
     }
 
+    /// Print what went wrong in an operation and what to do about it (failed steps, manual
+    /// steps) on stderr: an error report, so `--quiet` keeps it.
+    pub fn outcome(&self, message: &str) {
+        let _ = writeln!(io::stderr().lock(), "{message}");
+    }
+
     /// Whether status lines are dropped (`--quiet`).
     pub fn is_quiet(&self) -> bool {
         self.quiet

@@ -145,7 +145,7 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
         }
         OperationStatus::RolledBack => {
             for failure in &outcome.failures {
-                printer.status(&format!("error: {failure}"));
+                printer.outcome(&format!("error: {failure}"));
             }
             let restored = outcome
                 .operation
@@ -153,24 +153,24 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
                 .iter()
                 .filter(|step| step.state == StepState::Restored)
                 .count();
-            printer.status(&format!(
+            printer.outcome(&format!(
                 "Failed; rolled back {restored} step(s): the resources are as before. Journal `{path}`."
             ));
             ExitCode::RolledBack
         }
         OperationStatus::RollbackIncomplete | OperationStatus::InProgress => {
             for failure in &outcome.failures {
-                printer.status(&format!("error: {failure}"));
+                printer.outcome(&format!("error: {failure}"));
             }
-            printer.status(&format!(
+            printer.outcome(&format!(
                 "Failed, and the rollback is incomplete. Journal `{path}`. Manual steps:"
             ));
             for step in outcome.manual_steps() {
-                printer.status(&format!("  - {step}"));
+                printer.outcome(&format!("  - {step}"));
             }
             for step in &outcome.operation.steps {
                 if let (StepState::RestoreFailed, Some(error)) = (step.state, &step.error) {
-                    printer.status(&format!(
+                    printer.outcome(&format!(
                         "  restoring {} failed: {error}",
                         step.resource.describe()
                     ));
@@ -181,7 +181,7 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
                 .parent()
                 .map(|dir| dir.display().to_string())
                 .unwrap_or_default();
-            printer.status(&format!(
+            printer.outcome(&format!(
                 "then retry with: s3fix rollback {} --journal-dir {directory}",
                 outcome.operation.id
             ));
