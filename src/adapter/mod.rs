@@ -499,6 +499,67 @@ mod tests {
     }
 
     #[test]
+    fn hints_fit_the_cause() {
+        use crate::hint::Hinted;
+        let denied = AdapterError::Aws {
+            operation: "GetBucketPolicy".into(),
+            resource: "my-bucket".into(),
+            reason: "AccessDenied: Access Denied".into(),
+        };
+        assert_eq!(
+            denied.hint().as_deref(),
+            Some("the session needs `s3:GetBucketPolicy` on `my-bucket`")
+        );
+        let throttled = AdapterError::Aws {
+            operation: "GetBucketPolicy".into(),
+            resource: "my-bucket".into(),
+            reason: "SlowDown: Please reduce your request rate".into(),
+        };
+        assert_eq!(throttled.hint(), None);
+        let assume = AdapterError::AssumeRole {
+            role_arn: "arn:aws:iam::111111111111:role/admin".into(),
+            reason: "AccessDenied: not authorized to perform sts:AssumeRole".into(),
+        };
+        assert!(
+            assume
+                .hint()
+                .is_some_and(|hint| hint.contains("`sts:AssumeRole`"))
+        );
+        let expired = AdapterError::ExpiredCredentials {
+            session: "default".into(),
+        };
+        assert!(expired.hint().is_some_and(|hint| hint.contains("aws sso login")));
+        let unreachable = |cause| AdapterError::Unreachable {
+            operation: "STS GetCallerIdentity".into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            profile: "default".into(),
+            region: "us-east-1".into(),
+            cause,
+            detail: "dispatch failure: io error".into(),
+        };
+        let hints: Vec<Option<String>> = [
+            aws::Transport::Refused,
+            aws::Transport::Dns,
+            aws::Transport::Tls,
+            aws::Transport::Timeout,
+        ]
+        .into_iter()
+        .map(|cause| unreachable(cause).hint())
+        .collect();
+        assert!(hints.iter().all(Option::is_some));
+        let distinct: std::collections::BTreeSet<_> = hints.iter().collect();
+        assert_eq!(distinct.len(), 4, "each cause has its own hint");
+        assert_eq!(
+            unreachable(aws::Transport::Timeout).detail().as_deref(),
+            Some("dispatch failure: io error")
+        );
+        assert_eq!(
+            unreachable(aws::Transport::Refused).to_string(),
+            "could not connect to the endpoint URL http://127.0.0.1:9 (STS GetCallerIdentity; profile `default`, region `us-east-1`): connection refused"
+        );
+    }
+
+    #[test]
     fn session_matches_its_role_whatever_the_path() {
         let Ok(session) = PrincipalRef::parse("arn:aws:sts::222222222222:assumed-role/reader/s") else {
             unreachable!("valid ARN")
