@@ -17,6 +17,7 @@ pub mod core;
 pub mod exec;
 pub mod exit;
 pub mod fsutil;
+pub mod hint;
 pub mod journal;
 pub mod printer;
 pub mod render;

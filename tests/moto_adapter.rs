@@ -228,9 +228,10 @@ async fn missing_bucket_is_an_error_naming_it() -> anyhow::Result<()> {
         matches!(&error, AdapterError::NoSuchBucket { bucket } if bucket == "s3fix-absent"),
         "{error:?}"
     );
+    assert_eq!(error.to_string(), "bucket `s3fix-absent` does not exist");
     assert_eq!(
-        error.to_string(),
-        "bucket `s3fix-absent` does not exist (hint: check the name and --region)"
+        s3fix::hint::Hinted::hint(&error).as_deref(),
+        Some("check the bucket name and --region")
     );
     Ok(())
 }

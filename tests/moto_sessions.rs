@@ -217,10 +217,12 @@ async fn role_that_cannot_be_assumed_is_named() -> anyhow::Result<()> {
     assert_eq!(
         error.to_string(),
         format!(
-            "cannot assume role `{}`: AccessDenied: not authorized to perform sts:AssumeRole (hint: check the role's trust policy and --external-id)",
+            "cannot assume role `{}`: AccessDenied: not authorized to perform sts:AssumeRole",
             admin_role(BUCKET_ACCOUNT)
         )
     );
+    let hint = s3fix::hint::Hinted::hint(&error).unwrap_or_default();
+    assert!(hint.contains("`sts:AssumeRole`"), "{hint}");
     Ok(())
 }
 

@@ -138,15 +138,13 @@ pub trait Troubleshoot {
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
     /// The bucket does not exist.
-    #[error("bucket `{bucket}` does not exist (hint: check the name and --region)")]
+    #[error("bucket `{bucket}` does not exist")]
     NoSuchBucket {
         /// The bucket name.
         bucket: String,
     },
     /// The bucket cannot be confirmed to belong to the account that reads it.
-    #[error(
-        "cannot confirm that bucket `{bucket}` belongs to account `{account}`: {reason} (hint: the reading session needs s3:ListBucket on it; for a bucket in another account pass --bucket-role with a role there)"
-    )]
+    #[error("cannot confirm that bucket `{bucket}` belongs to account `{account}`: {reason}")]
     BucketNotConfirmed {
         /// The bucket name.
         bucket: String,
@@ -156,9 +154,7 @@ pub enum AdapterError {
         reason: String,
     },
     /// No session has credentials in the principal's account, so its policies cannot be read.
-    #[error(
-        "no session can read principal `{arn}` in account `{account}` (hint: pass --caller-role with a role in that account, or use its credentials)"
-    )]
+    #[error("no session can read principal `{arn}` in account `{account}`")]
     NoSessionForPrincipal {
         /// The principal ARN as given.
         arn: String,
@@ -166,7 +162,7 @@ pub enum AdapterError {
         account: String,
     },
     /// The object does not exist.
-    #[error("object `s3://{bucket}/{key}` does not exist (hint: check the key)")]
+    #[error("object `s3://{bucket}/{key}` does not exist")]
     NoSuchKey {
         /// The bucket name.
         bucket: String,
@@ -174,43 +170,67 @@ pub enum AdapterError {
         key: String,
     },
     /// The principal does not exist.
-    #[error(
-        "principal `{arn}` does not exist (hint: check the ARN; reading it needs a session in its account, see --caller-role)"
-    )]
+    #[error("principal `{arn}` does not exist")]
     NoSuchPrincipal {
         /// The principal ARN as given.
         arn: String,
     },
     /// The principal ARN is not a role, user or assumed-role session ARN.
-    #[error(
-        "`{arn}` is not an IAM role, IAM user or assumed-role session ARN (hint: e.g. `arn:aws:iam::111122223333:role/reader`)"
-    )]
+    #[error("`{arn}` is not an IAM role, IAM user or assumed-role session ARN")]
     InvalidPrincipalArn {
         /// The ARN as given.
         arn: String,
     },
     /// No credentials, or credentials that AWS rejects.
-    #[error(
-        "cannot use the AWS credentials for `{session}`: {reason} (hint: check --profile or AWS_PROFILE, or sign in again)"
-    )]
+    #[error("AWS does not accept the credentials of `{session}`: {reason}")]
     Credentials {
         /// Which session (`default`, or a role ARN).
         session: String,
         /// What went wrong (error code and message).
         reason: String,
     },
-    /// The credentials have expired.
+    /// The named profile is in neither shared configuration file.
+    #[error("the config profile ({profile}) could not be found")]
+    NoSuchProfile {
+        /// The profile name (`--profile` or `AWS_PROFILE`).
+        profile: String,
+    },
+    /// The SDK found no credentials to sign requests with.
+    #[error("no AWS credentials found (profile `{profile}`, region `{region}`)")]
+    NoCredentials {
+        /// The profile in use.
+        profile: String,
+        /// The region in use.
+        region: String,
+        /// The SDK's description (shown with --verbose).
+        detail: String,
+    },
+    /// An AWS endpoint could not be reached.
     #[error(
-        "the AWS credentials for `{session}` have expired (hint: refresh them, e.g. `aws sso login`, and run again)"
+        "could not connect to the endpoint URL {endpoint} ({operation}; profile `{profile}`, region `{region}`): {cause}"
     )]
+    Unreachable {
+        /// The operation that was sent, e.g. `STS GetCallerIdentity`.
+        operation: String,
+        /// The endpoint URL.
+        endpoint: String,
+        /// The profile in use.
+        profile: String,
+        /// The region in use.
+        region: String,
+        /// Why it could not be reached.
+        cause: aws::Transport,
+        /// The SDK's description (shown with --verbose).
+        detail: String,
+    },
+    /// The credentials have expired.
+    #[error("the AWS credentials of `{session}` have expired")]
     ExpiredCredentials {
         /// Which session (`default`, or a role ARN).
         session: String,
     },
     /// A role given with --bucket-role or --caller-role cannot be assumed.
-    #[error(
-        "cannot assume role `{role_arn}`: {reason} (hint: check the role's trust policy and --external-id)"
-    )]
+    #[error("cannot assume role `{role_arn}`: {reason}")]
     AssumeRole {
         /// The role ARN.
         role_arn: String,
@@ -282,9 +302,20 @@ pub enum AdapterError {
         /// The parser's message.
         message: String,
     },
+    /// A world file whose values no AWS account could have.
+    #[error("world file `{}` is invalid: {error}", path.display())]
+    InvalidWorld {
+        /// The file.
+        path: PathBuf,
+        /// The field and value at fault.
+        error: crate::core::world::WorldError,
+    },
+    /// A file of another kind than a world file.
+    #[error(transparent)]
+    WrongKind(#[from] crate::core::kind::KindError),
     /// A world file of a format this build does not read.
     #[error(
-        "world file `{}` has formatVersion {found}, this build reads {expected} (hint: upgrade s3fix or re-create the file with `s3fix snapshot`)",
+        "world file `{}` has formatVersion {found}, this build reads {expected}",
         path.display()
     )]
     WorldFormatVersion {
@@ -295,6 +326,80 @@ pub enum AdapterError {
         /// The version this build reads.
         expected: u32,
     },
+}
+
+impl crate::hint::Hinted for AdapterError {
+    fn hint(&self) -> Option<String> {
+        let denied = |reason: &str| reason.starts_with("AccessDenied") || reason.starts_with("HTTP 403");
+        Some(match self {
+            AdapterError::NoSuchBucket { .. } => "check the bucket name and --region".into(),
+            AdapterError::BucketNotConfirmed { .. } => "the reading session needs s3:ListBucket on the bucket; for a bucket in another account pass --bucket-role with a role there".into(),
+            AdapterError::NoSessionForPrincipal { .. } => {
+                "pass --caller-role with a role in that account, or use its credentials".into()
+            }
+            AdapterError::NoSuchKey { .. } => "check the object key".into(),
+            AdapterError::NoSuchPrincipal { .. } => {
+                "check the ARN; reading it needs a session in its account (see --caller-role)".into()
+            }
+            AdapterError::InvalidPrincipalArn { .. } => {
+                "write a role, user or session ARN, e.g. `arn:aws:iam::111122223333:role/reader`".into()
+            }
+            AdapterError::NoSuchProfile { .. } => {
+                "name a profile from `aws configure list-profiles`, or create it with `aws configure --profile NAME`".into()
+            }
+            AdapterError::NoCredentials { .. } => "configure credentials: `aws configure`, `aws sso login --profile NAME`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; choose a profile with --profile".into(),
+            AdapterError::Unreachable { endpoint, cause, .. } => match cause {
+                aws::Transport::Refused => format!(
+                    "nothing is listening at {endpoint}: check --endpoint-url (or AWS_ENDPOINT_URL), or start the endpoint"
+                ),
+                aws::Transport::Dns => {
+                    "check the endpoint's host name, --region and this machine's DNS".into()
+                }
+                aws::Transport::Tls => "check the endpoint's certificate (a local emulator usually speaks http://)".into(),
+                aws::Transport::Timeout => {
+                    "check the network, the proxy (HTTPS_PROXY) and firewalls, then run again".into()
+                }
+                aws::Transport::Other => "check the network and --endpoint-url".into(),
+            },
+            AdapterError::Credentials { .. } => {
+                "check --profile or AWS_PROFILE and the access keys, or sign in again".into()
+            }
+            AdapterError::ExpiredCredentials { .. } => {
+                "refresh the credentials, e.g. `aws sso login`, and run again".into()
+            }
+            AdapterError::AssumeRole { role_arn, reason } if denied(reason) => format!(
+                "the calling identity needs `sts:AssumeRole` on `{role_arn}`, and the role's trust policy must allow it (with --external-id if it requires one)"
+            ),
+            AdapterError::AssumeRole { .. } => "check the role ARN, its trust policy and --external-id".into(),
+            AdapterError::Aws {
+                operation,
+                resource,
+                reason,
+            }
+            | AdapterError::Write {
+                operation,
+                resource,
+                reason,
+            } if denied(reason) => match aws::action_of(operation) {
+                Some(action) => format!("the session needs `{action}` on `{resource}`"),
+                None => return None,
+            },
+            AdapterError::WorldFormatVersion { .. } => {
+                "upgrade s3fix, or re-create the file with `s3fix snapshot`".into()
+            }
+            AdapterError::WrongKind(error) => return crate::hint::Hinted::hint(error),
+            _ => return None,
+        })
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            AdapterError::Unreachable { detail, .. } | AdapterError::NoCredentials { detail, .. } => {
+                Some(detail.clone())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Whether a principal ARN names a role or a user.
@@ -460,6 +565,67 @@ mod tests {
             "AWS SDK names outside src/adapter/aws"
         );
         Ok(())
+    }
+
+    #[test]
+    fn hints_fit_the_cause() {
+        use crate::hint::Hinted;
+        let denied = AdapterError::Aws {
+            operation: "GetBucketPolicy".into(),
+            resource: "my-bucket".into(),
+            reason: "AccessDenied: Access Denied".into(),
+        };
+        assert_eq!(
+            denied.hint().as_deref(),
+            Some("the session needs `s3:GetBucketPolicy` on `my-bucket`")
+        );
+        let throttled = AdapterError::Aws {
+            operation: "GetBucketPolicy".into(),
+            resource: "my-bucket".into(),
+            reason: "SlowDown: Please reduce your request rate".into(),
+        };
+        assert_eq!(throttled.hint(), None);
+        let assume = AdapterError::AssumeRole {
+            role_arn: "arn:aws:iam::111111111111:role/admin".into(),
+            reason: "AccessDenied: not authorized to perform sts:AssumeRole".into(),
+        };
+        assert!(
+            assume
+                .hint()
+                .is_some_and(|hint| hint.contains("`sts:AssumeRole`"))
+        );
+        let expired = AdapterError::ExpiredCredentials {
+            session: "default".into(),
+        };
+        assert!(expired.hint().is_some_and(|hint| hint.contains("aws sso login")));
+        let unreachable = |cause| AdapterError::Unreachable {
+            operation: "STS GetCallerIdentity".into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            profile: "default".into(),
+            region: "us-east-1".into(),
+            cause,
+            detail: "dispatch failure: io error".into(),
+        };
+        let hints: Vec<Option<String>> = [
+            aws::Transport::Refused,
+            aws::Transport::Dns,
+            aws::Transport::Tls,
+            aws::Transport::Timeout,
+        ]
+        .into_iter()
+        .map(|cause| unreachable(cause).hint())
+        .collect();
+        assert!(hints.iter().all(Option::is_some));
+        let distinct: std::collections::BTreeSet<_> = hints.iter().collect();
+        assert_eq!(distinct.len(), 4, "each cause has its own hint");
+        assert_eq!(
+            unreachable(aws::Transport::Timeout).detail().as_deref(),
+            Some("dispatch failure: io error")
+        );
+        assert_eq!(
+            unreachable(aws::Transport::Refused).to_string(),
+            "could not connect to the endpoint URL http://127.0.0.1:9 (STS GetCallerIdentity; profile `default`, region `us-east-1`): connection refused"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The adapter over a JSON world file: offline review, the embedded default world, fast tests.
 
 use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef, bare_caller};
+use crate::core::kind::{FileKind, check_kind};
 use crate::core::world::{Bucket, WORLD_FORMAT_VERSION, World};
 use std::future::Future;
 use std::path::Path;
@@ -51,6 +52,8 @@ impl SnapshotAdapter {
             column: error.column(),
             message: error.to_string(),
         };
+        let document: serde_json::Value = serde_json::from_str(text).map_err(parse_error)?;
+        check_kind(&document, FileKind::World, &path.display().to_string())?;
         let probe: VersionProbe = serde_json::from_str(text).map_err(parse_error)?;
         if probe.format_version != WORLD_FORMAT_VERSION {
             return Err(AdapterError::WorldFormatVersion {
@@ -60,6 +63,10 @@ impl SnapshotAdapter {
             });
         }
         let world: World = serde_json::from_str(text).map_err(parse_error)?;
+        world.validate().map_err(|error| AdapterError::InvalidWorld {
+            path: path.to_path_buf(),
+            error,
+        })?;
         crate::core::limits::check_world(&world).map_err(|source| AdapterError::OverLimit {
             origin: format!("world file `{}`", path.display()),
             source,
@@ -167,6 +174,7 @@ impl SnapshotAdapter {
             .cloned()
             .collect();
         Ok(World {
+            kind: world.kind,
             format_version: world.format_version,
             description: world.description.clone(),
             accounts,

@@ -116,7 +116,7 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
         }
         OperationStatus::RolledBack => {
             for failure in &outcome.failures {
-                printer.status(&format!("error: {failure}"));
+                printer.outcome(&format!("error: {failure}"));
             }
             let restored = operation
                 .steps
@@ -128,20 +128,20 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
             } else {
                 "Failed"
             };
-            printer.status(&format!(
+            printer.outcome(&format!(
                 "{why}; rolled back {restored} step(s): the resources are as before. Journal `{path}`."
             ));
             ExitCode::RolledBack
         }
         OperationStatus::RollbackIncomplete | OperationStatus::InProgress | OperationStatus::Interrupted => {
             for failure in &outcome.failures {
-                printer.status(&format!("error: {failure}"));
+                printer.outcome(&format!("error: {failure}"));
             }
             for step in &operation.steps {
                 if let (StepState::Refused | StepState::RestoreFailed, Some(error)) =
                     (step.state, &step.error)
                 {
-                    printer.status(&format!("error: {error}"));
+                    printer.outcome(&format!("error: {error}"));
                 }
             }
             let why = if outcome.interrupted {
@@ -155,9 +155,9 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
                 } else {
                     format!("{why}, and the rollback is incomplete")
                 };
-            printer.status(&format!("{what}. Journal `{path}`. Manual steps:"));
+            printer.outcome(&format!("{what}. Journal `{path}`. Manual steps:"));
             for step in outcome.manual_steps() {
-                printer.status(&format!("  - {step}"));
+                printer.outcome(&format!("  - {step}"));
             }
             let directory = outcome
                 .journal_path
@@ -165,7 +165,7 @@ pub fn report(outcome: &Outcome, printer: &Printer) -> ExitCode {
                 .map(|dir| dir.display().to_string())
                 .unwrap_or_default();
             let target = operation.rollback_of.as_deref().unwrap_or(&operation.id);
-            printer.status(&format!(
+            printer.outcome(&format!(
                 "then retry with: s3fix rollback {target} --journal-dir {directory}"
             ));
             ExitCode::RollbackIncomplete

@@ -6,9 +6,9 @@ use crate::core::eval::ContextEntry;
 use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
 use crate::exec::observe::observe;
 use crate::exit::ExitCode;
+use crate::hint::HintedError;
 use crate::printer::Printer;
 use crate::render;
-use anyhow::bail;
 
 /// Explain which gate allows or denies an S3 request, and which statement decided.
 ///
@@ -59,30 +59,43 @@ pub enum Format {
 /// Split `s3://bucket/key` into bucket and key.
 pub fn parse_target(target: &str) -> anyhow::Result<(String, String)> {
     let Some(rest) = target.strip_prefix("s3://") else {
-        bail!("`{target}` is not an S3 URL (hint: write s3://BUCKET/KEY)");
+        return Err(HintedError::new(format!("`{target}` is not an S3 URL"), "write s3://BUCKET/KEY").into());
     };
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
-        bail!("`{target}` names no bucket (hint: write s3://BUCKET/KEY)");
+        return Err(HintedError::new(format!("`{target}` names no bucket"), "write s3://BUCKET/KEY").into());
     }
     Ok((bucket.to_string(), key.to_string()))
 }
 
-/// Parse `KEY=VALUE` (or `KEY[]=a,b` for a multi-valued key).
+/// Parse `KEY=VALUE` (or `KEY[]=a,b` for a multi-valued key); each value must fit its key's
+/// type (an IP address for `aws:SourceIp`, a boolean, a date, a number).
 pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEntry)>> {
     pairs
         .iter()
         .map(|pair| {
             let Some((key, value)) = pair.split_once('=') else {
-                bail!("context `{pair}` is not KEY=VALUE (hint: --context aws:SourceIp=203.0.113.7)");
+                return Err(HintedError::new(
+                    format!("context `{pair}` is not KEY=VALUE"),
+                    "e.g. --context aws:SourceIp=203.0.113.7",
+                )
+                .into());
             };
-            Ok(match key.strip_suffix("[]") {
+            let (key, entry) = match key.strip_suffix("[]") {
                 Some(key) => (
-                    key.to_string(),
+                    key,
                     ContextEntry::Multi(value.split(',').map(str::to_string).collect()),
                 ),
-                None => (key.to_string(), ContextEntry::Single(value.to_string())),
-            })
+                None => (key, ContextEntry::Single(value.to_string())),
+            };
+            let values = match &entry {
+                ContextEntry::Single(value) => std::slice::from_ref(value),
+                ContextEntry::Multi(values) => values.as_slice(),
+            };
+            for value in values {
+                crate::core::context_key::check_value(key, value)?;
+            }
+            Ok((key.to_string(), entry))
         })
         .collect()
 }
@@ -93,20 +106,34 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         return crate::cmd::fromerror::explain(args, printer);
     }
     let Some(target) = args.target.as_deref() else {
-        bail!(
-            "give the object to explain, s3://BUCKET/KEY (hint: or start from the error with --from-error TEXT, --from-cloudtrail FILE or --authorization-id ID)"
-        );
+        return Err(HintedError::new(
+            "give the object to explain, s3://BUCKET/KEY",
+            "or start from the error with --from-error TEXT, --from-cloudtrail FILE or --authorization-id ID",
+        )
+        .into());
     };
     let Some(principal) = args.principal.clone() else {
-        bail!("give the caller with --principal ARN (hint: or start from the error with --from-error TEXT)");
+        return Err(HintedError::new(
+            "give the caller with --principal ARN",
+            "or start from the error with --from-error TEXT",
+        )
+        .into());
     };
     let (bucket, key) = parse_target(target)?;
     let action_name = args.action.as_deref().unwrap_or("get");
     let Some(action) = S3Action::parse(action_name) else {
-        bail!("unknown action `{action_name}` (hint: get, head, put or list)");
+        return Err(HintedError::new(
+            format!("unknown action `{action_name}`"),
+            "give get, head, put or list",
+        )
+        .into());
     };
     if action.is_object() && key.is_empty() {
-        bail!("`{target}` names no object key (hint: s3://{bucket}/KEY)");
+        return Err(HintedError::new(
+            format!("`{target}` names no object key"),
+            format!("write s3://{bucket}/KEY"),
+        )
+        .into());
     }
     let context = parse_context(&args.context)?;
     // An object that is to be written need not exist yet; listing reads no object.

@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its run function.
 
 pub mod apply;
+pub mod completions;
 pub mod drift;
 pub mod explain;
 pub mod fromerror;

@@ -22,9 +22,13 @@ use std::path::{Path, PathBuf};
 pub struct Args {
     /// The access spec (TOML), e.g. plans/examples/report-reader.toml.
     pub spec: PathBuf,
-    /// Write the plan file here (the input of `s3fix apply`).
+    /// Write the plan file here (the input of `s3fix apply`). An existing file that is not a
+    /// plan file is refused unless --force.
     #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
     pub out: Option<PathBuf>,
+    /// Let -o replace an existing file that is not a plan file.
+    #[arg(long)]
+    pub force: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -75,6 +79,9 @@ pub fn plan_text(plan: &Plan) -> anyhow::Result<String> {
 
 /// Run `s3fix plan`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &args.out {
+        crate::fsutil::refuse_foreign_overwrite(out, crate::core::kind::FileKind::Plan, args.force)?;
+    }
     let spec = read_spec(&args.spec)?;
     let source = args.source.resolve()?.with_spec(&spec);
     let world = world_for(&spec, &source, "plan", printer)?;

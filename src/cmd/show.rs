@@ -2,9 +2,10 @@
 
 use crate::core::plan::{PLAN_FORMAT_VERSION, Plan};
 use crate::exit::ExitCode;
+use crate::hint::HintedError;
 use crate::printer::Printer;
 use crate::render;
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
 /// Show a saved plan: its diff, proof and summary (or its JSON).
@@ -24,32 +25,42 @@ pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
         .len();
     let limit = crate::core::limits::MAX_PLAN_FILE_BYTES;
     if size > limit {
-        bail!(
+        anyhow::bail!(
             "plan file `{}` is {size} bytes, over the limit of {limit} bytes: not a plan s3fix wrote",
             path.display()
         );
     }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
-    let version: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "plan file `{}` is not JSON (hint: write it with s3fix plan -o)",
-            path.display()
+    let version: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+        HintedError::new(
+            format!("plan file `{}` is not JSON: {error}", path.display()),
+            "write it with s3fix plan -o",
         )
     })?;
+    crate::core::kind::check_kind(
+        &version,
+        crate::core::kind::FileKind::Plan,
+        &path.display().to_string(),
+    )?;
     let found = version.get("formatVersion").and_then(serde_json::Value::as_u64);
     if found != Some(u64::from(PLAN_FORMAT_VERSION)) {
-        bail!(
-            "plan file `{}` has format version {}, this s3fix reads {PLAN_FORMAT_VERSION} (hint: run s3fix plan again)",
-            path.display(),
-            found.map_or("none".to_string(), |v| v.to_string())
-        );
-    }
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "plan file `{}` is not a valid plan (hint: run s3fix plan again)",
-            path.display()
+        return Err(HintedError::new(
+            format!(
+                "plan file `{}` has format version {}, this s3fix reads {PLAN_FORMAT_VERSION}",
+                path.display(),
+                found.map_or("none".to_string(), |v| v.to_string())
+            ),
+            "run s3fix plan again",
         )
+        .into());
+    }
+    serde_json::from_str(&text).map_err(|error| {
+        HintedError::new(
+            format!("plan file `{}` is not a valid plan: {error}", path.display()),
+            "run s3fix plan again",
+        )
+        .into()
     })
 }
 

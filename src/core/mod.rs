@@ -4,9 +4,11 @@
 
 pub mod arn;
 pub mod case;
+pub mod context_key;
 pub mod diff;
 pub mod eval;
 pub mod fromerror;
+pub mod kind;
 pub mod limits;
 pub mod plan;
 pub mod policy;

@@ -19,6 +19,7 @@
 use crate::core::arn::{Arn, PrincipalArn, PrincipalKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use toml::Spanned;
 
 /// One kind of access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -84,109 +85,87 @@ pub struct Spec {
 pub struct SpecError {
     /// The file.
     pub file: String,
-    /// `:line:column` or ` field `name``, where known.
+    /// `:line:column`, then ` [table].field` where the field is known.
     pub location: String,
     /// What is wrong.
     pub message: String,
 }
 
+/// An account section as written, with the places of its values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccountSection {
+    #[serde(default)]
+    role: Option<Spanned<String>>,
+    #[serde(default)]
+    external_id: Option<Spanned<String>>,
+}
+
+/// A spec as written: every value with its place in the file, so errors point at the table and
+/// line of the value that is wrong.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    principal: Spanned<String>,
+    bucket: Spanned<String>,
+    keys: Spanned<Vec<Spanned<String>>>,
+    access: Spanned<Vec<Access>>,
+    #[serde(default)]
+    context: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    bucket_account: RawAccountSection,
+    #[serde(default)]
+    caller_account: RawAccountSection,
+}
+
+/// `:line:column` of a byte offset in `text`.
+fn line_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |rest| rest.chars().count()) + 1;
+    format!(":{line}:{column}")
+}
+
 impl Spec {
     /// Parse and validate spec text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Spec, SpecError> {
-        let spec: Spec = toml::from_str(text).map_err(|error| {
-            let location = error
+        let raw: RawSpec = toml::from_str(text).map_err(|error| SpecError {
+            file: file.to_string(),
+            location: error
                 .span()
-                .map(|span| {
-                    let before = text.get(..span.start).unwrap_or_default();
-                    let line = before.matches('\n').count() + 1;
-                    let column = before.rsplit('\n').next().map_or(0, |rest| rest.chars().count()) + 1;
-                    format!(":{line}:{column}")
-                })
-                .unwrap_or_default();
-            SpecError {
-                file: file.to_string(),
-                location,
-                message: error.message().to_string(),
-            }
+                .map(|span| line_column(text, span.start))
+                .unwrap_or_default(),
+            message: error.message().to_string(),
         })?;
-        spec.validate(text, file)?;
-        Ok(spec)
-    }
-
-    fn validate(&self, text: &str, file: &str) -> Result<(), SpecError> {
-        let error = |field: &str, message: String| {
-            let line = text
-                .lines()
-                .position(|line| line.trim_start().starts_with(field))
-                .map(|index| format!(":{}", index + 1))
-                .unwrap_or_default();
-            SpecError {
-                file: file.to_string(),
-                location: format!("{line} field `{field}`"),
-                message,
-            }
+        let error = |field: &str, span: std::ops::Range<usize>, message: String| SpecError {
+            file: file.to_string(),
+            location: format!("{} {field}", line_column(text, span.start)),
+            message,
         };
-        let valid_principal = PrincipalArn::parse(&self.principal).is_some_and(|principal| {
-            matches!(principal.kind, PrincipalKind::Role | PrincipalKind::User)
-                && principal.arn.region.is_empty()
-        });
-        if !valid_principal {
-            return Err(error(
-                "principal",
-                format!(
-                    "`{}` is not an IAM role or user ARN (e.g. arn:aws:iam::222222222222:role/my-app-role)",
-                    self.principal
-                ),
-            ));
-        }
-        if let Some(problem) = bucket_name_problem(&self.bucket) {
-            return Err(error(
-                "bucket",
-                format!("`{}` is not a valid bucket name: {problem}", self.bucket),
-            ));
-        }
-        if self.keys.is_empty() {
-            return Err(error(
-                "keys",
-                "must name at least one key pattern (e.g. [\"data/*\"])".into(),
-            ));
-        }
-        for key in &self.keys {
-            if key.is_empty() {
-                return Err(error(
-                    "keys",
-                    "a key pattern cannot be empty (use \"*\" for the whole bucket)".into(),
-                ));
-            }
-            let star = key.find('*');
-            if key.contains('?') || star.is_some_and(|position| position + 1 != key.len()) {
-                return Err(error(
-                    "keys",
-                    format!(
-                        "`{key}`: only a trailing `*` is allowed (an exact key, or a prefix ending in `*`)"
-                    ),
-                ));
-            }
-        }
-        if self.access.is_empty() {
-            return Err(error(
-                "access",
-                "must name at least one of read, list, write".into(),
-            ));
-        }
-        for (role, field) in [
-            (&self.bucket_account.role, "role"),
-            (&self.caller_account.role, "role"),
-        ] {
-            if let Some(role) = role
-                && !PrincipalArn::parse(role).is_some_and(|role| role.kind == PrincipalKind::Role)
-            {
-                return Err(error(field, format!("`{role}` is not an IAM role ARN")));
-            }
-        }
-        Ok(())
+        validate(&raw, &error)?;
+        let section = |raw: &RawAccountSection| AccountSection {
+            role: raw.role.as_ref().map(|role| role.get_ref().clone()),
+            external_id: raw.external_id.as_ref().map(|id| id.get_ref().clone()),
+        };
+        Ok(Spec {
+            principal: raw.principal.get_ref().clone(),
+            bucket: raw.bucket.get_ref().clone(),
+            keys: raw
+                .keys
+                .get_ref()
+                .iter()
+                .map(|key| key.get_ref().clone())
+                .collect(),
+            access: raw.access.get_ref().clone(),
+            context: raw
+                .context
+                .iter()
+                .map(|(key, value)| (key.clone(), value.get_ref().clone()))
+                .collect(),
+            bucket_account: section(&raw.bucket_account),
+            caller_account: section(&raw.caller_account),
+        })
     }
-
     /// The principal's account id.
     pub fn principal_account(&self) -> String {
         PrincipalArn::parse(&self.principal)
@@ -228,6 +207,91 @@ impl Spec {
     pub fn list_prefixes(&self) -> Vec<String> {
         self.keys.clone()
     }
+}
+
+/// Check a spec's values; `error` places a message at a field's value.
+fn validate(
+    raw: &RawSpec,
+    error: &dyn Fn(&str, std::ops::Range<usize>, String) -> SpecError,
+) -> Result<(), SpecError> {
+    let principal = raw.principal.get_ref();
+    let valid_principal = PrincipalArn::parse(principal).is_some_and(|principal| {
+        matches!(principal.kind, PrincipalKind::Role | PrincipalKind::User) && principal.arn.region.is_empty()
+    });
+    if !valid_principal {
+        return Err(error(
+            "principal",
+            raw.principal.span(),
+            format!(
+                "`{principal}` is not an IAM role or user ARN (e.g. arn:aws:iam::222222222222:role/my-app-role)"
+            ),
+        ));
+    }
+    let bucket = raw.bucket.get_ref();
+    if let Some(problem) = bucket_name_problem(bucket) {
+        return Err(error(
+            "bucket",
+            raw.bucket.span(),
+            format!("`{bucket}` is not a valid bucket name: {problem}"),
+        ));
+    }
+    if raw.keys.get_ref().is_empty() {
+        return Err(error(
+            "keys",
+            raw.keys.span(),
+            "must name at least one key pattern (e.g. [\"data/*\"])".into(),
+        ));
+    }
+    for key in raw.keys.get_ref() {
+        let text = key.get_ref();
+        if text.is_empty() {
+            return Err(error(
+                "keys",
+                key.span(),
+                "a key pattern cannot be empty (use \"*\" for the whole bucket)".into(),
+            ));
+        }
+        let star = text.find('*');
+        if text.contains('?') || star.is_some_and(|position| position + 1 != text.len()) {
+            return Err(error(
+                "keys",
+                key.span(),
+                format!("`{text}`: only a trailing `*` is allowed (an exact key, or a prefix ending in `*`)"),
+            ));
+        }
+    }
+    if raw.access.get_ref().is_empty() {
+        return Err(error(
+            "access",
+            raw.access.span(),
+            "must name at least one of read, list, write".into(),
+        ));
+    }
+    for (key, value) in &raw.context {
+        if let Err(problem) = crate::core::context_key::check_value(key, value.get_ref()) {
+            return Err(error(
+                &format!("[context].\"{key}\""),
+                value.span(),
+                problem.to_string(),
+            ));
+        }
+    }
+    for (section, name) in [
+        (&raw.bucket_account, "[bucket_account].role"),
+        (&raw.caller_account, "[caller_account].role"),
+    ] {
+        if let Some(role) = &section.role {
+            let text = role.get_ref();
+            if !PrincipalArn::parse(text).is_some_and(|role| role.kind == PrincipalKind::Role) {
+                return Err(error(
+                    name,
+                    role.span(),
+                    format!("`{text}` is not an IAM role ARN"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why a bucket name would be rejected by S3 (general purpose bucket naming rules), if it would.
@@ -296,7 +360,7 @@ role = "arn:aws:iam::111111111111:role/s3fix-admin"
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(error.contains("b.toml:3 field `bucket`"), "{error}");
+        assert!(error.starts_with("b.toml:3:10 bucket: "), "{error}");
         let empty = GOOD.replace("[\"read\", \"list\"]", "[]");
         assert!(Spec::parse(&empty, "c.toml").is_err());
         let bad_access = GOOD.replace("\"list\"", "\"delete\"");
@@ -308,6 +372,41 @@ role = "arn:aws:iam::111111111111:role/s3fix-admin"
         assert!(Spec::parse(&session, "e.toml").is_err());
         let middle_star = GOOD.replace("data/*", "da*ta/");
         assert!(Spec::parse(&middle_star, "f.toml").is_err());
+    }
+
+    #[test]
+    fn errors_point_at_the_table_and_line_of_the_bad_value() {
+        let text =
+            format!("{GOOD}\n[caller_account]\nrole = \"arn:aws:iam::222222222222:user/not-a-role\"\n");
+        let line = text
+            .lines()
+            .position(|line| line.contains("not-a-role"))
+            .map_or(0, |index| index + 1);
+        let error = Spec::parse(&text, "g.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            error,
+            format!(
+                "g.toml:{line}:8 [caller_account].role: `arn:aws:iam::222222222222:user/not-a-role` is not an IAM role ARN"
+            )
+        );
+    }
+
+    #[test]
+    fn context_values_must_fit_their_keys() {
+        let text = format!("{GOOD}\n[context]\n\"aws:SourceIp\" = \"999.1.1.1\"\n");
+        let error = Spec::parse(&text, "h.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("[context].\"aws:SourceIp\": context key `aws:SourceIp` = `999.1.1.1`"),
+            "{error}"
+        );
+        let good = format!("{GOOD}\n[context]\n\"aws:SourceIp\" = \"198.51.100.7\"\n");
+        assert!(Spec::parse(&good, "i.toml").is_ok());
     }
 
     #[test]

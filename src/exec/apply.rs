@@ -129,6 +129,7 @@ pub fn begin(
     now: SystemTime,
 ) -> anyhow::Result<(Operation, PathBuf)> {
     let operation = Operation {
+        file_kind: crate::core::kind::JournalTag,
         format_version: crate::journal::JOURNAL_FORMAT_VERSION,
         id: new_operation_id(now),
         kind: OperationKind::Apply,
@@ -434,6 +435,7 @@ pub fn begin_rollback<W: Writer>(
         });
     }
     let operation = Operation {
+        file_kind: crate::core::kind::JournalTag,
         format_version: crate::journal::JOURNAL_FORMAT_VERSION,
         id: new_operation_id(now),
         kind: OperationKind::Rollback,

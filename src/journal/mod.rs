@@ -2,6 +2,7 @@
 //! before and after, and how far the step got — written (temp file, fsync, rename) before each
 //! write it describes, so nothing an apply replaced is ever lost, even if the process dies.
 
+use crate::core::kind::{FileKind, JournalTag, check_kind};
 use crate::core::plan::{PlanSource, ResourceRef};
 use crate::fsutil::write_atomically;
 use anyhow::{Context as _, bail};
@@ -85,11 +86,16 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Operation {
+    /// `"s3fix-journal"`: what the file is.
+    #[serde(rename = "kind", default)]
+    pub file_kind: JournalTag,
     /// Always [`JOURNAL_FORMAT_VERSION`].
     pub format_version: u32,
     /// The operation id (also the file name).
     pub id: String,
-    /// Apply or rollback.
+    /// Apply or rollback (`"operation"`; journals written before files named their kind held
+    /// it in `"kind"`).
+    #[serde(rename = "operation")]
     pub kind: OperationKind,
     /// When it started (RFC 3339, UTC).
     pub started_at: String,
@@ -171,8 +177,11 @@ impl Journal {
                 self.directory.display()
             )
         })?;
-        let operation: Operation = serde_json::from_str(&text)
-            .with_context(|| format!("journal `{}` is not a valid s3fix journal", path.display()))?;
+        let not_valid = || format!("journal `{}` is not a valid s3fix journal", path.display());
+        let mut document: Value = serde_json::from_str(&text).with_context(not_valid)?;
+        check_kind(&document, FileKind::Journal, &path.display().to_string())?;
+        upgrade_untagged(&mut document);
+        let operation: Operation = serde_json::from_value(document).with_context(not_valid)?;
         if operation.format_version != JOURNAL_FORMAT_VERSION {
             bail!(
                 "journal `{}` has format version {}, this s3fix reads {JOURNAL_FORMAT_VERSION}",
@@ -181,6 +190,21 @@ impl Journal {
             );
         }
         Ok((operation, path))
+    }
+}
+
+/// A journal written before files named their kind held the operation (`apply`, `rollback`) in
+/// `kind`: move it to `operation` and tag the file.
+fn upgrade_untagged(document: &mut Value) {
+    let Some(object) = document.as_object_mut() else {
+        return;
+    };
+    if object.contains_key("operation") {
+        return;
+    }
+    if let Some(operation) = object.remove("kind") {
+        object.insert("operation".into(), operation);
+        object.insert("kind".into(), Value::from(FileKind::Journal.tag()));
     }
 }
 

@@ -16,6 +16,7 @@ mod session;
 mod troubleshoot;
 mod write;
 
+pub use error::{Transport, action_of};
 pub use session::AwsOptions;
 
 use crate::adapter::{Adapter, AdapterError, ObserveRequest, PrincipalRef, bare_caller};
@@ -630,6 +631,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
     let key_accounts = key_owner_accounts(bucket_session, &keys, &accounts, &mut unknown).await?;
     accounts.extend(key_accounts);
     Ok(World {
+        kind: Some(crate::core::kind::WorldTag),
         accounts,
         buckets: vec![Bucket {
             name: bucket_name.to_string(),

@@ -1,7 +1,7 @@
 //! Sessions: one shared SDK configuration, optional assumed roles in the bucket's and the caller's
 //! accounts, the clients built from them, and the call counter every client reports to.
 
-use super::error::{Failure, FailureClass};
+use super::error::{Dispatch, Failure, FailureClass, dispatch_of};
 use crate::adapter::AdapterError;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3control::config::endpoint::{DefaultResolver, EndpointFuture, Params, ResolveEndpoint};
@@ -207,6 +207,7 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// Load the configuration, assume the roles and identify each session's account.
     pub(crate) async fn open(options: &AwsOptions, counter: &CallCounter) -> Result<Sessions, AdapterError> {
+        check_profile_exists(options).await?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
@@ -288,6 +289,89 @@ impl Sessions {
     }
 }
 
+/// The profile in force: `--profile`, else `AWS_PROFILE`, else `default`.
+pub(crate) fn profile_in_use(options: &AwsOptions) -> String {
+    options
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|name| !name.is_empty()))
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// A profile named by `--profile` or `AWS_PROFILE` must exist in the shared config or
+/// credentials file: the SDK's credential chain would otherwise move on silently and report the
+/// last provider's failure (instance metadata) instead.
+async fn check_profile_exists(options: &AwsOptions) -> Result<(), AdapterError> {
+    let named = options.profile.is_some() || std::env::var("AWS_PROFILE").is_ok_and(|name| !name.is_empty());
+    if !named {
+        return Ok(());
+    }
+    let profile = profile_in_use(options);
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let loaded = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &files,
+        None,
+    )
+    .await;
+    // A file that cannot be parsed is reported by the SDK itself when it loads the profile.
+    match loaded {
+        Ok(set) if set.get_profile(&profile).is_none() => Err(AdapterError::NoSuchProfile { profile }),
+        _ => Ok(()),
+    }
+}
+
+/// Where STS requests go: the endpoint override, or the regional endpoint.
+fn sts_endpoint(config: &SdkConfig) -> String {
+    let from_environment = ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()));
+    config
+        .endpoint_url()
+        .map(str::to_string)
+        .or(from_environment)
+        .unwrap_or_else(|| {
+            let region = config.region().map_or(DEFAULT_REGION, |region| region.as_ref());
+            format!("https://sts.{region}.amazonaws.com")
+        })
+}
+
+/// The error for an STS call that never reached AWS, if that is what happened.
+fn dispatch_error<E>(
+    error: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+    config: &SdkConfig,
+    operation: &str,
+    options: &AwsOptions,
+) -> Option<AdapterError>
+where
+    E: std::error::Error + 'static,
+{
+    let region = config
+        .region()
+        .map_or(DEFAULT_REGION, |region| region.as_ref())
+        .to_string();
+    let detail = aws_smithy_types::error::display::DisplayErrorContext(error).to_string();
+    Some(match dispatch_of(error)? {
+        Dispatch::NoCredentials => AdapterError::NoCredentials {
+            profile: profile_in_use(options),
+            region,
+            detail,
+        },
+        Dispatch::Unreachable(cause) => AdapterError::Unreachable {
+            operation: operation.to_string(),
+            endpoint: sts_endpoint(config),
+            profile: profile_in_use(options),
+            region,
+            cause,
+            detail,
+        },
+    })
+}
+
 /// One session: `base` itself, or `base` with the credentials of `role`; its account identified.
 async fn open_session(
     base: &SdkConfig,
@@ -297,12 +381,12 @@ async fn open_session(
     local_endpoint: bool,
     counter: &CallCounter,
 ) -> Result<Session, AdapterError> {
-    let label = role.unwrap_or("default").to_string();
+    let label = role.map_or_else(|| profile_in_use(options), str::to_string);
     let config = match role {
-        Some(role) => assume_role(base, role, session_name, options.external_id.as_deref(), counter).await?,
+        Some(role) => assume_role(base, role, session_name, options, counter).await?,
         None => base.clone(),
     };
-    let identity = caller_account(&config, &label, counter).await?;
+    let identity = caller_account(&config, &label, options, counter).await?;
     Ok(Session::new(
         label,
         identity,
@@ -325,21 +409,24 @@ async fn assume_role(
     base: &SdkConfig,
     role_arn: &str,
     session_name: &str,
-    external_id: Option<&str>,
+    options: &AwsOptions,
     counter: &CallCounter,
 ) -> Result<SdkConfig, AdapterError> {
     let output = sts(base, counter)
         .assume_role()
         .role_arn(role_arn)
         .role_session_name(session_name)
-        .set_external_id(external_id.map(str::to_string))
+        .set_external_id(options.external_id.clone())
         .send()
         .await
         .map_err(|error| {
+            if let Some(error) = dispatch_error(&error, base, "STS AssumeRole", options) {
+                return error;
+            }
             let failure = Failure::from_sdk(&error);
             match failure.class() {
                 FailureClass::Expired => AdapterError::ExpiredCredentials {
-                    session: "default".into(),
+                    session: profile_in_use(options),
                 },
                 _ => AdapterError::AssumeRole {
                     role_arn: role_arn.to_string(),
@@ -371,6 +458,7 @@ async fn assume_role(
 async fn caller_account(
     config: &SdkConfig,
     label: &str,
+    options: &AwsOptions,
     counter: &CallCounter,
 ) -> Result<(String, String), AdapterError> {
     let output = sts(config, counter)
@@ -378,6 +466,9 @@ async fn caller_account(
         .send()
         .await
         .map_err(|error| {
+            if let Some(error) = dispatch_error(&error, config, "STS GetCallerIdentity", options) {
+                return error;
+            }
             let failure = Failure::from_sdk(&error);
             match failure.class() {
                 FailureClass::Expired => AdapterError::ExpiredCredentials {

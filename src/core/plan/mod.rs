@@ -86,6 +86,9 @@ pub struct Expectation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Plan {
+    /// `"s3fix-plan"` (files written before plans named their kind load without it).
+    #[serde(default)]
+    pub kind: crate::core::kind::PlanTag,
     /// Always [`PLAN_FORMAT_VERSION`].
     pub format_version: u32,
     /// The spec planned for.
@@ -242,6 +245,7 @@ pub fn plan(world: &World, spec: &Spec, options: PlanOptions) -> Result<Plan, Pl
         });
     }
     Ok(Plan {
+        kind: crate::core::kind::PlanTag,
         format_version: PLAN_FORMAT_VERSION,
         spec: spec.clone(),
         edits: built.edits,
