@@ -153,11 +153,13 @@ impl SnapshotAdapter {
             accounts,
             buckets: vec![Bucket {
                 objects,
+                access_points: Vec::new(),
                 ..bucket.clone()
             }],
             principals: vec![principal.clone()],
             keys,
             unknown,
+            vpc_endpoints: Vec::new(),
         })
     }
 }
@@ -199,6 +201,7 @@ mod tests {
                 public_access_block: None,
                 acl: None,
                 default_encryption: None,
+                access_points: Vec::new(),
                 objects: vec![
                     Object {
                         key: "a.txt".into(),

@@ -572,10 +572,12 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
             acl: bucket_acl,
             default_encryption: encryption,
             objects,
+            access_points: Vec::new(),
         }],
         principals: vec![principal.principal],
         keys,
         unknown,
+        vpc_endpoints: Vec::new(),
         ..World::new()
     })
 }
