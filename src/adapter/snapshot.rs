@@ -122,7 +122,11 @@ impl SnapshotAdapter {
             })
             .cloned()
             .collect();
-        let account_ids = [bucket.account.as_str(), reference.account.as_str()];
+        // The accounts of the bucket, the caller and the bucket's access points.
+        let account_ids: Vec<&str> = [bucket.account.as_str(), reference.account.as_str()]
+            .into_iter()
+            .chain(bucket.access_points.iter().map(|point| point.account.as_str()))
+            .collect();
         let accounts: Vec<_> = world
             .accounts
             .iter()
@@ -144,6 +148,8 @@ impl SnapshotAdapter {
                     || object_resources.iter().any(|object| object == resource)
                     || key_references.contains(&resource)
                     || keys.iter().any(|key| key.arn == resource)
+                    || bucket.access_points.iter().any(|point| point.arn == resource)
+                    || unknown.item == crate::core::world::ItemKind::VpcEndpoint
             })
             .cloned()
             .collect();
@@ -153,13 +159,12 @@ impl SnapshotAdapter {
             accounts,
             buckets: vec![Bucket {
                 objects,
-                access_points: Vec::new(),
                 ..bucket.clone()
             }],
             principals: vec![principal.clone()],
             keys,
             unknown,
-            vpc_endpoints: Vec::new(),
+            vpc_endpoints: world.vpc_endpoints.clone(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Where a command reads the world from: a world file (`--world`), or both AWS accounts.
 
 use crate::adapter::aws::AwsAdapter;
+use crate::adapter::aws::access_point::ReadAccessPoint;
 use crate::adapter::snapshot::SnapshotAdapter;
 use crate::adapter::{Adapter, ObserveRequest};
 use crate::core::world::World;
@@ -60,6 +61,55 @@ pub fn observe(
         ));
     }
     Ok(world)
+}
+
+/// The bucket behind an access point (ARN or alias), and for AWS the access point as read: from
+/// the world file, or from S3 Control `GetAccessPoint` in the access point's account.
+pub fn access_point_bucket(
+    source: &Source,
+    access_point: &str,
+) -> anyhow::Result<(String, Option<ReadAccessPoint>)> {
+    match source {
+        Source::World(path) => {
+            let adapter = SnapshotAdapter::load(path)?;
+            adapter
+                .world()
+                .access_point(access_point)
+                .map(|(bucket, _)| (bucket.name.clone(), None))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "access point `{access_point}` is not in world file `{}` (hint: check the ARN or alias)",
+                        path.display()
+                    )
+                })
+        }
+        Source::Aws(aws) => {
+            let options = aws.options("explain");
+            runtime()?.block_on(async {
+                let adapter = AwsAdapter::connect(&options).await?;
+                let read = adapter.read_access_point(access_point).await?;
+                Ok((read.bucket.clone(), Some(read)))
+            })
+        }
+    }
+}
+
+/// Put an access point read through AWS into the observed world: on its bucket, with its
+/// unknown items.
+pub fn attach_access_point(world: &mut World, read: ReadAccessPoint) {
+    if let Some(bucket) = world.buckets.iter_mut().find(|bucket| bucket.name == read.bucket)
+        && !bucket
+            .access_points
+            .iter()
+            .any(|point| point.arn == read.point.arn)
+    {
+        bucket.access_points.push(read.point);
+    }
+    for unknown in read.unknown {
+        if !world.unknown.contains(&unknown) {
+            world.unknown.push(unknown);
+        }
+    }
 }
 
 /// Objects sampled under each prefix pattern of a spec (`data/*`): enough to see their owners

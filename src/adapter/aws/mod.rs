@@ -4,6 +4,7 @@
 //! INVARIANT: credentials and session tokens are never printed, logged or written: no type
 //! holding them is `Debug`, and errors carry only AWS error codes and messages.
 
+pub mod access_point;
 mod error;
 mod iam;
 mod kms;
