@@ -5,6 +5,7 @@
 //! bucket = "my-bucket"
 //! keys = ["data/*"]            # object key patterns: exact keys, or prefixes ending in *
 //! access = ["read", "list"]    # read = s3:GetObject; list = s3:ListBucket on the keys' prefixes; write = s3:PutObject
+//! # access_point = "arn:aws:s3:us-east-1:111111111111:accesspoint/NAME"   # optional: requests go through it
 //!
 //! [context]                    # optional: the request context the access happens in
 //! "aws:SourceIp" = "198.51.100.7"
@@ -69,6 +70,9 @@ pub struct Spec {
     /// The request context the access happens in (e.g. `aws:SourceIp`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, String>,
+    /// The access point the requests go through (its ARN or alias), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_point: Option<String>,
     /// The bucket's account: the role to assume there.
     #[serde(default)]
     pub bucket_account: AccountSection,

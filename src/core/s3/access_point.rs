@@ -573,6 +573,19 @@ pub(super) fn bucket_decision(
     authorize(&set, request)
 }
 
+/// What a planner reports for a denying access point or VPC endpoint gate, and the remedy:
+/// endpoint policies belong to the endpoint owner's account and are never edited; access point
+/// policies and network origins are reported with the change the gate names.
+pub fn blocker_text(gate: &GateReport) -> (String, String) {
+    let remedy = gate.remedy.clone().unwrap_or_default();
+    let what = format!("{}: {}", gate.gate.describe(), gate.detail);
+    let remedy = match gate.gate {
+        Gate::VpcEndpointPolicy => remedy,
+        _ => format!("s3fix plans no access point edits; {remedy}"),
+    };
+    (what, remedy)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
