@@ -1,4 +1,4 @@
-//! S3 Control access point reads against moto (moto 5.2.5 implements CreateAccessPoint,
+//! S3 Control access point and EC2 VPC endpoint reads against moto (moto 5.2.5 implements CreateAccessPoint,
 //! GetAccessPoint, Put/Get/DeleteAccessPointPolicy and GetAccessPointPolicyStatus; its policy
 //! status answers `IsPublic: true` whatever the policy, so s3fix computes publicity itself), and
 //! `s3fix explain s3://ACCESS_POINT_ARN/KEY` through the SDK.
@@ -12,11 +12,39 @@
 
 mod support;
 
-use s3fix::core::world::{ItemKind, NetworkOrigin};
+use s3fix::core::world::{ItemKind, NetworkOrigin, VpcEndpointType};
 use serde_json::json;
 use std::process::Command;
 use support::scenario::{Scenario, s3control};
 use support::{BUCKET_ACCOUNT, CALLER_ACCOUNT, FaultProxy, admin_role, assume, base_config};
+
+/// Run `s3fix explain ARGS --output json` live against `endpoint` through both admin roles;
+/// expect exit code 2 (denied) and return the named gate's report.
+fn live_gate(endpoint: &str, args: &[&str], gate: &str) -> anyhow::Result<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .arg("explain")
+        .args(args)
+        .args(["--output", "json", "--bucket-role", &admin_role(BUCKET_ACCOUNT)])
+        .args([
+            "--caller-role",
+            &admin_role(CALLER_ACCOUNT),
+            "--endpoint-url",
+            endpoint,
+        ])
+        .args(["--region", "us-east-1"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    Ok(json["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|report| report["gate"] == gate)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null))
+}
 
 #[tokio::test]
 async fn access_point_reads_and_explain_through_it() -> anyhow::Result<()> {
@@ -112,36 +140,67 @@ async fn access_point_reads_and_explain_through_it() -> anyhow::Result<()> {
     assert!(elsewhere.is_err_and(|error| error.to_string().contains("no session in account 999999999999")));
 
     // explain through the VPC-only access point from outside its VPC, live.
-    let output = Command::new(env!("CARGO_BIN_EXE_s3fix"))
-        .args([
-            "explain",
-            &format!("s3://{vpc_arn}/{}", scenario.object_key),
-            "--principal",
-            &scenario.principal_arn,
-            "--output",
-            "json",
-            "--bucket-role",
-            &admin_role(BUCKET_ACCOUNT),
-            "--caller-role",
-            &admin_role(CALLER_ACCOUNT),
-            "--endpoint-url",
-            &endpoint,
-            "--region",
-            "us-east-1",
-        ])
-        .env("NO_COLOR", "1")
-        .output()?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let gate = json["gates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|gate| gate["gate"] == "accessPointPolicy")
-        .cloned()
-        .unwrap();
+    let target = format!("s3://{vpc_arn}/{}", scenario.object_key);
+    let gate = live_gate(
+        &endpoint,
+        &[&target, "--principal", &scenario.principal_arn],
+        "accessPointPolicy",
+    )?;
     assert_eq!(gate["verdict"], "implicitDeny", "{gate}");
     assert!(gate["detail"].as_str().unwrap().contains("vpc-0a1b2c3d"));
+    Ok(())
+}
+
+/// moto 5.2.5 implements EC2 CreateVpc, CreateVpcEndpoint (with a policy document) and
+/// DescribeVpcEndpoints.
+#[tokio::test]
+async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-vpc-endpoints").await?;
+    let base = base_config(&moto.endpoint).await;
+    let caller_admin = assume(&base, &admin_role(CALLER_ACCOUNT)).await?;
+    let ec2 = aws_sdk_ec2::Client::new(&caller_admin);
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await?;
+    let vpc_id = vpc.vpc().and_then(|vpc| vpc.vpc_id()).unwrap().to_string();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoReads", "Effect": "Deny",
+        "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+        {"Sid": "Everything", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]});
+    let created = ec2
+        .create_vpc_endpoint()
+        .vpc_id(&vpc_id)
+        .service_name("com.amazonaws.us-east-1.s3")
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+        .policy_document(policy.to_string())
+        .send()
+        .await?;
+    let id = created
+        .vpc_endpoint()
+        .and_then(|endpoint| endpoint.vpc_endpoint_id())
+        .unwrap()
+        .to_string();
+
+    let adapter = support::adapter(&moto.endpoint).await?;
+    let endpoint = adapter.read_vpc_endpoint("us-east-1", &id).await?.unwrap();
+    assert_eq!(endpoint.id, id);
+    assert_eq!(endpoint.endpoint_type, VpcEndpointType::Gateway);
+    assert_eq!(endpoint.service_name, "com.amazonaws.us-east-1.s3");
+    assert_eq!(endpoint.vpc_id, vpc_id);
+    assert_eq!(endpoint.policy.as_ref(), Some(&policy));
+    // An endpoint no session can find is an unknown item, not an error and not an allow.
+    let missing = adapter
+        .read_vpc_endpoint("us-east-1", "vpce-0000000000000000")
+        .await?;
+    assert!(missing.is_err_and(|unknown| unknown.item == ItemKind::VpcEndpoint));
+
+    let target = format!("s3://{}/{}", scenario.bucket, scenario.object_key);
+    let gate = live_gate(
+        &moto.endpoint,
+        &[&target, "--principal", &scenario.principal_arn, "--vpce", &id],
+        "vpcEndpointPolicy",
+    )?;
+    assert_eq!(gate["verdict"], "explicitDeny", "{gate}");
+    assert_eq!(gate["deciding"][0]["sid"], "NoReads");
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::core::eval::ContextEntry;
 use crate::core::s3::access_point::{AccessPointArn, DATA_ACCESS_POINT_ARN, is_alias};
 use crate::core::s3::vpc_endpoint::SOURCE_VPCE;
 use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
-use crate::exec::observe::{access_point_bucket, attach_access_point, observe};
+use crate::exec::observe::{access_point_bucket, attach_access_point, attach_vpc_endpoint, observe};
 use crate::exit::ExitCode;
 use crate::printer::Printer;
 use crate::render;
@@ -142,6 +142,16 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut world = observe(&source, &observe_request, "explain", printer)?;
     if let Some(read) = read_point {
         attach_access_point(&mut world, read);
+    }
+    if let Some(vpce) = context
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(SOURCE_VPCE))
+        .and_then(|(_, value)| match value {
+            ContextEntry::Single(id) => Some(id.clone()),
+            ContextEntry::Multi(_) => None,
+        })
+    {
+        attach_vpc_endpoint(&source, &mut world, &bucket, &vpce)?;
     }
     let request = S3Request {
         principal: args.principal.clone(),

@@ -112,6 +112,35 @@ pub fn attach_access_point(world: &mut World, read: ReadAccessPoint) {
     }
 }
 
+/// Read the VPC endpoint a request goes through into the observed world (AWS only: a world file
+/// already holds its endpoints). The endpoint is read in the bucket's region; one that cannot
+/// be read becomes an unknown item.
+pub fn attach_vpc_endpoint(source: &Source, world: &mut World, bucket: &str, id: &str) -> anyhow::Result<()> {
+    let Source::Aws(aws) = source else {
+        return Ok(());
+    };
+    if world.vpc_endpoint(id).is_some() {
+        return Ok(());
+    }
+    let region = world
+        .bucket(bucket)
+        .map_or_else(|| "us-east-1".to_string(), |bucket| bucket.region.clone());
+    let options = aws.options("explain");
+    let read = runtime()?.block_on(async {
+        let adapter = AwsAdapter::connect(&options).await?;
+        anyhow::Ok(adapter.read_vpc_endpoint(&region, id).await?)
+    })?;
+    match read {
+        Ok(endpoint) => world.vpc_endpoints.push(endpoint),
+        Err(unknown) => {
+            if !world.unknown.contains(&unknown) {
+                world.unknown.push(unknown);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Objects sampled under each prefix pattern of a spec (`data/*`): enough to see their owners
 /// and encryption without reading a large bucket.
 pub const PREFIX_SAMPLE: i32 = 20;

@@ -14,6 +14,7 @@ mod org;
 pub mod probe;
 mod s3;
 mod session;
+pub mod vpc_endpoint;
 mod write;
 
 pub use session::AwsOptions;

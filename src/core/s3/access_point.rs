@@ -627,6 +627,102 @@ mod tests {
         }
     }
 
+    fn world_with_point() -> World {
+        serde_json::from_value(serde_json::json!({
+            "formatVersion": 1,
+            "buckets": [{"name": "lake", "account": "111111111111", "region": "us-east-1",
+                "accessPoints": [{"name": "ap", "arn": "arn:aws:s3:us-east-1:333333333333:accesspoint/ap",
+                    "account": "333333333333", "bucketAccount": "111111111111", "alias": "ap-x-s3alias",
+                    "networkOrigin": "VPC", "vpcId": "vpc-1"}]}],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn resolve_finds_the_bucket_by_arn_or_alias_and_sets_the_context_keys() {
+        let world = world_with_point();
+        for named in ["arn:aws:s3:us-east-1:333333333333:accesspoint/ap", "ap-x-s3alias"] {
+            let context = vec![(
+                DATA_ACCESS_POINT_ARN.to_string(),
+                ContextEntry::Single(named.into()),
+            )];
+            let through = resolve(&world, &context, "ignored").unwrap().unwrap();
+            assert_eq!(through.bucket.name, "lake");
+            assert_eq!(
+                through.resource(S3Action::Get, "k/1"),
+                "arn:aws:s3:us-east-1:333333333333:accesspoint/ap/object/k/1"
+            );
+            assert_eq!(
+                through.resource(S3Action::List, ""),
+                "arn:aws:s3:us-east-1:333333333333:accesspoint/ap"
+            );
+            let mut request_context = Context::new();
+            request_context.insert(DATA_ACCESS_POINT_ARN, ContextEntry::Single(named.into()));
+            through.extend_context(&mut request_context);
+            let single = |key: &str| match request_context.get(key) {
+                Some(ContextEntry::Single(value)) => value.clone(),
+                other => panic!("{key}: {other:?}"),
+            };
+            assert_eq!(
+                single(DATA_ACCESS_POINT_ARN),
+                "arn:aws:s3:us-east-1:333333333333:accesspoint/ap"
+            );
+            assert_eq!(single(DATA_ACCESS_POINT_ACCOUNT), "333333333333");
+            assert_eq!(single(ACCESS_POINT_NETWORK_ORIGIN), "VPC");
+        }
+    }
+
+    #[test]
+    fn resolve_without_an_access_point_is_a_direct_request() {
+        assert!(resolve(&world_with_point(), &[], "lake").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unread_access_point_resolves_to_the_named_bucket_with_its_reason() {
+        let mut world = world_with_point();
+        let arn = "arn:aws:s3:us-east-1:111111111111:accesspoint/unread";
+        world.unknown.push(crate::core::world::UnknownItem {
+            item: ItemKind::AccessPoint,
+            resource: arn.into(),
+            reason: "AccessDenied".into(),
+        });
+        let context = vec![(
+            DATA_ACCESS_POINT_ARN.to_string(),
+            ContextEntry::Single(arn.into()),
+        )];
+        let through = resolve(&world, &context, "lake").unwrap().unwrap();
+        assert!(through.point.is_none());
+        assert_eq!(through.unknown.as_deref(), Some("AccessDenied"));
+        let missing = vec![(
+            DATA_ACCESS_POINT_ARN.to_string(),
+            ContextEntry::Single("arn:aws:s3:us-east-1:111111111111:accesspoint/other".into()),
+        )];
+        assert!(matches!(
+            resolve(&world, &missing, "lake"),
+            Err(ExplainError::NoSuchAccessPoint(_))
+        ));
+    }
+
+    #[test]
+    fn blocker_text_keeps_endpoint_remedies_and_marks_access_point_ones() {
+        let gate = |gate| GateReport {
+            gate,
+            verdict: Verdict::ImplicitDeny,
+            deciding: Vec::new(),
+            detail: "d".into(),
+            remedy: Some("r".into()),
+            missing: Vec::new(),
+        };
+        assert_eq!(
+            blocker_text(&gate(Gate::VpcEndpointPolicy)),
+            ("VPC endpoint policy: d".to_string(), "r".to_string())
+        );
+        assert_eq!(
+            blocker_text(&gate(Gate::AccessPointPolicy)).1,
+            "s3fix plans no access point edits; r"
+        );
+    }
+
     #[test]
     fn aliases_end_in_s3alias() {
         assert!(is_alias("data-ap-hfc8sxvd7k3yvk7iudvbyzyk1rh1ause1a-s3alias"));
