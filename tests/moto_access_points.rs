@@ -202,5 +202,39 @@ async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
     )?;
     assert_eq!(gate["verdict"], "explicitDeny", "{gate}");
     assert_eq!(gate["deciding"][0]["sid"], "NoReads");
+
+    // `plan` reads the endpoint of the spec's aws:SourceVpce too, and reports the block.
+    let directory = tempfile::tempdir()?;
+    let spec = format!(
+        "principal = \"{}\"\nbucket = \"{}\"\nkeys = [\"{}\"]\naccess = [\"read\"]\n\n[context]\n\"aws:SourceVpce\" = \"{id}\"\n\n[bucket_account]\nrole = \"{}\"\n\n[caller_account]\nrole = \"{}\"\n",
+        scenario.principal_arn,
+        scenario.bucket,
+        scenario.object_key,
+        admin_role(BUCKET_ACCOUNT),
+        admin_role(CALLER_ACCOUNT)
+    );
+    std::fs::write(directory.path().join("spec.toml"), spec)?;
+    let planned = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .current_dir(directory.path())
+        .args([
+            "plan",
+            "spec.toml",
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+        ])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&planned.stdout),
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    assert_ne!(planned.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("VPC endpoint policy") && text.contains("NoReads"),
+        "{text}"
+    );
     Ok(())
 }

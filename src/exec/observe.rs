@@ -130,6 +130,15 @@ pub fn attach_vpc_endpoint(source: &Source, world: &mut World, bucket: &str, id:
         let adapter = AwsAdapter::connect(&options).await?;
         anyhow::Ok(adapter.read_vpc_endpoint(&region, id).await?)
     })?;
+    attach_endpoint_read(world, read);
+    Ok(())
+}
+
+/// Put an endpoint read (the endpoint, or why it is unknown) into the world.
+fn attach_endpoint_read(
+    world: &mut World,
+    read: Result<crate::core::world::VpcEndpoint, crate::core::world::UnknownItem>,
+) {
     match read {
         Ok(endpoint) => world.vpc_endpoints.push(endpoint),
         Err(unknown) => {
@@ -138,7 +147,32 @@ pub fn attach_vpc_endpoint(source: &Source, world: &mut World, bucket: &str, id:
             }
         }
     }
-    Ok(())
+}
+
+/// Add the access point a spec names and the VPC endpoint of its `aws:SourceVpce` context to a
+/// world read through AWS: without them those gates would be unknown.
+async fn with_spec_gateways(
+    adapter: &AwsAdapter,
+    spec: &crate::core::spec::Spec,
+    mut world: World,
+) -> Result<World, crate::adapter::AdapterError> {
+    if let Some(access_point) = &spec.access_point {
+        let read = adapter.read_access_point(access_point).await?;
+        attach_access_point(&mut world, read);
+    }
+    let vpce = spec
+        .context
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("aws:SourceVpce"))
+        .map(|(_, id)| id.clone());
+    if let Some(id) = vpce.filter(|id| world.vpc_endpoint(id).is_none()) {
+        let region = world
+            .bucket(&spec.bucket)
+            .map_or_else(|| "us-east-1".to_string(), |bucket| bucket.region.clone());
+        let read = adapter.read_vpc_endpoint(&region, &id).await?;
+        attach_endpoint_read(&mut world, read);
+    }
+    Ok(world)
 }
 
 /// Objects sampled under each prefix pattern of a spec (`data/*`): enough to see their owners
@@ -198,7 +232,10 @@ pub fn observe_spec(
             keys,
             principal_arn: spec.principal.clone(),
         };
-        let world = adapter.observe(&request).await;
+        let world = match adapter.observe(&request).await {
+            Ok(world) => Ok(with_spec_gateways(&adapter, spec, world).await?),
+            Err(error) => Err(error),
+        };
         anyhow::Ok((world, adapter.call_counts()))
     })?;
     if aws.verbose {
