@@ -319,6 +319,7 @@ fn build(params: &Params) -> (World, Spec, PlanOptions) {
         }],
         access: params.access.clone(),
         context: Default::default(),
+        access_point: None,
         bucket_account: Default::default(),
         caller_account: Default::default(),
     };

@@ -35,6 +35,9 @@ const GATES: &[&str] = &[
     "aclOwnership",
     "blockPublicAccess",
     "kmsKey",
+    "accessPointPolicy",
+    "accessPointBlockPublicAccess",
+    "vpcEndpointPolicy",
 ];
 const VERDICTS: &[&str] = &[
     "allow",

@@ -145,10 +145,12 @@ impl SnapshotAdapter {
             })
             .cloned()
             .collect();
-        // The key owners' accounts too: a key in a third account is governed by its RCPs.
+        // The accounts of the bucket, the caller, the key owners (a key in a third account is
+        // governed by its RCPs) and the bucket's access points.
         let mut account_ids = vec![bucket.account.as_str()];
         account_ids.extend(principal_account.as_deref());
         account_ids.extend(keys.iter().map(|key| key.account.as_str()));
+        account_ids.extend(bucket.access_points.iter().map(|point| point.account.as_str()));
         let accounts: Vec<_> = world
             .accounts
             .iter()
@@ -170,6 +172,8 @@ impl SnapshotAdapter {
                     || object_resources.iter().any(|object| object == resource)
                     || key_references.contains(&resource)
                     || keys.iter().any(|key| key.arn == resource)
+                    || bucket.access_points.iter().any(|point| point.arn == resource)
+                    || unknown.item == crate::core::world::ItemKind::VpcEndpoint
             })
             .cloned()
             .collect();
@@ -185,6 +189,7 @@ impl SnapshotAdapter {
             principals: principal.into_iter().cloned().collect(),
             keys,
             unknown,
+            vpc_endpoints: world.vpc_endpoints.clone(),
         })
     }
 }
@@ -228,6 +233,7 @@ mod tests {
                 public_access_block: None,
                 acl: None,
                 default_encryption: None,
+                access_points: Vec::new(),
                 objects: vec![
                     Object {
                         key: "a.txt".into(),

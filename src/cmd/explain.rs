@@ -3,8 +3,10 @@
 use crate::adapter::ObserveRequest;
 use crate::cmd::source::SourceArgs;
 use crate::core::eval::ContextEntry;
+use crate::core::s3::access_point::{AccessPointArn, DATA_ACCESS_POINT_ARN, is_alias};
+use crate::core::s3::vpc_endpoint::SOURCE_VPCE;
 use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
-use crate::exec::observe::observe;
+use crate::exec::observe::{access_point_bucket, attach_access_point, attach_vpc_endpoint, observe};
 use crate::exit::ExitCode;
 use crate::hint::HintedError;
 use crate::printer::Printer;
@@ -18,8 +20,9 @@ use crate::render;
 /// Exit codes: 0 allowed; 2 denied (or unknown: a gate could not be read); 1 error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The object (`s3://BUCKET/KEY`), or the bucket and prefix for `--action list`. With
-    /// `--from-error`, only what the error does not name.
+    /// The object (`s3://BUCKET/KEY`), or the bucket and prefix for `--action list`. Through an
+    /// access point: `s3://arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/KEY` or
+    /// `s3://NAME-…-s3alias/KEY`. With `--from-error`, only what the error does not name.
     pub target: Option<String>,
     /// The caller: an assumed-role session, role or user ARN (`*` for anonymous). With
     /// `--from-error`, only when the error does not name it (else the current credentials'
@@ -33,6 +36,10 @@ pub struct Args {
     /// commas, `a,b`, is multi-valued when the key is given as `KEY[]=a,b`).
     #[arg(long = "context", value_name = "KEY=VALUE")]
     pub context: Vec<String>,
+    /// The VPC endpoint the request goes through (`vpce-…`): its endpoint policy is a gate too
+    /// (same as `--context aws:SourceVpce=vpce-…`).
+    #[arg(long, value_name = "VPCE_ID")]
+    pub vpce: Option<String>,
     /// Where to read the world from.
     #[command(flatten)]
     pub source: SourceArgs,
@@ -100,6 +107,17 @@ pub fn parse_context(pairs: &[String]) -> anyhow::Result<Vec<(String, ContextEnt
         .collect()
 }
 
+/// The access point an `s3://` target names (its ARN or alias) and the key after it, if it
+/// names one.
+pub fn access_point_target(target: &str) -> Option<(String, String)> {
+    let rest = target.strip_prefix("s3://")?;
+    if let Some((arn, key)) = AccessPointArn::parse_with_key(rest) {
+        return Some((arn.arn, key));
+    }
+    let (name, key) = rest.split_once('/').unwrap_or((rest, ""));
+    is_alias(name).then(|| (name.to_string(), key.to_string()))
+}
+
 /// Run `s3fix explain`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     if args.from.is_requested() {
@@ -119,7 +137,26 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         )
         .into());
     };
-    let (bucket, key) = parse_target(target)?;
+    let source = args.source.resolve()?;
+    let mut context = parse_context(&args.context)?;
+    if let Some(vpce) = &args.vpce {
+        context.retain(|(name, _)| !name.eq_ignore_ascii_case(SOURCE_VPCE));
+        context.push((SOURCE_VPCE.to_string(), ContextEntry::Single(vpce.clone())));
+    }
+    let mut read_point = None;
+    let (bucket, key) = match access_point_target(target) {
+        Some((access_point, key)) => {
+            let (bucket, read) = access_point_bucket(&source, &access_point)?;
+            read_point = read;
+            context.retain(|(name, _)| !name.eq_ignore_ascii_case(DATA_ACCESS_POINT_ARN));
+            context.push((
+                DATA_ACCESS_POINT_ARN.to_string(),
+                ContextEntry::Single(access_point),
+            ));
+            (bucket, key)
+        }
+        None => parse_target(target)?,
+    };
     let action_name = args.action.as_deref().unwrap_or("get");
     let Some(action) = S3Action::parse(action_name) else {
         return Err(HintedError::new(
@@ -135,7 +172,6 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let context = parse_context(&args.context)?;
     // An object that is to be written need not exist yet; listing reads no object.
     let keys = if matches!(action, S3Action::Get | S3Action::Head) {
         vec![key.clone()]
@@ -147,7 +183,20 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         keys,
         principal_arn: principal.clone(),
     };
-    let world = observe(&args.source.resolve()?, &observe_request, "explain", printer)?;
+    let mut world = observe(&source, &observe_request, "explain", printer)?;
+    if let Some(read) = read_point {
+        attach_access_point(&mut world, read);
+    }
+    if let Some(vpce) = context
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(SOURCE_VPCE))
+        .and_then(|(_, value)| match value {
+            ContextEntry::Single(id) => Some(id.clone()),
+            ContextEntry::Multi(_) => None,
+        })
+    {
+        attach_vpc_endpoint(&source, &mut world, &bucket, &vpce)?;
+    }
     let request = S3Request {
         principal,
         action,

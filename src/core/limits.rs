@@ -241,6 +241,7 @@ mod tests {
             acl: None,
             default_encryption: None,
             objects: vec![],
+            access_points: Vec::new(),
         });
         world
     }

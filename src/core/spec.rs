@@ -5,6 +5,7 @@
 //! bucket = "my-bucket"
 //! keys = ["data/*"]            # object key patterns: exact keys, or prefixes ending in *
 //! access = ["read", "list"]    # read = s3:GetObject; list = s3:ListBucket on the keys' prefixes; write = s3:PutObject
+//! # access_point = "arn:aws:s3:us-east-1:111111111111:accesspoint/NAME"   # optional: requests go through it
 //!
 //! [context]                    # optional: the request context the access happens in
 //! "aws:SourceIp" = "198.51.100.7"
@@ -71,6 +72,9 @@ pub struct Spec {
     /// The request context the access happens in (e.g. `aws:SourceIp`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, String>,
+    /// The access point the requests go through (its ARN or alias), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_point: Option<String>,
     /// The bucket's account: the role to assume there.
     #[serde(default)]
     pub bucket_account: AccountSection,
@@ -112,6 +116,8 @@ struct RawSpec {
     access: Spanned<Vec<Access>>,
     #[serde(default)]
     context: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    access_point: Option<Spanned<String>>,
     #[serde(default)]
     bucket_account: RawAccountSection,
     #[serde(default)]
@@ -162,6 +168,7 @@ impl Spec {
                 .iter()
                 .map(|(key, value)| (key.clone(), value.get_ref().clone()))
                 .collect(),
+            access_point: raw.access_point.as_ref().map(|point| point.get_ref().clone()),
             bucket_account: section(&raw.bucket_account),
             caller_account: section(&raw.caller_account),
         })
@@ -273,6 +280,21 @@ fn validate(
                 &format!("[context].\"{key}\""),
                 value.span(),
                 problem.to_string(),
+            ));
+        }
+    }
+    if let Some(point) = &raw.access_point {
+        let text = point.get_ref();
+        let is_arn = Arn::parse(text).is_some_and(|arn| {
+            arn.service == "s3" && arn.resource.starts_with("accesspoint/") && arn.resource.len() > 12
+        });
+        if !is_arn && !text.ends_with("-s3alias") {
+            return Err(error(
+                "access_point",
+                point.span(),
+                format!(
+                    "`{text}` is not an access point ARN (arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME) or alias (NAME-…-s3alias)"
+                ),
             ));
         }
     }

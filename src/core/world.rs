@@ -40,6 +40,9 @@ pub struct World {
     /// Items that could not be read (denied, unsupported): their gates evaluate to `unknown`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<UnknownItem>,
+    /// VPC endpoints that requests go through (EC2 `DescribeVpcEndpoints`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpc_endpoints: Vec<VpcEndpoint>,
 }
 
 /// One AWS account and the settings that apply to everything in it.
@@ -93,6 +96,76 @@ pub struct Bucket {
     /// Objects of interest (those named by a request or spec).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<Object>,
+    /// Access points attached to this bucket, in any account (S3 Control `GetAccessPoint`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_points: Vec<AccessPoint>,
+}
+
+/// An S3 access point attached to a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessPoint {
+    /// The access point name.
+    pub name: String,
+    /// `arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME`.
+    pub arn: String,
+    /// The account that owns the access point.
+    pub account: String,
+    /// The account that owns the bucket (differs from `account` for cross-account access points).
+    pub bucket_account: String,
+    /// The access point alias (`NAME-…-s3alias`), where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// `Internet`, or `VPC` with the VPC the access point accepts requests from.
+    pub network_origin: NetworkOrigin,
+    /// The VPC id, for network origin `VPC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// The access point's own Block Public Access settings (fixed at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// The access point policy; `None` = no policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+}
+
+/// Where an access point accepts requests from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkOrigin {
+    /// From anywhere.
+    Internet,
+    /// Only from the access point's VPC.
+    #[serde(rename = "VPC")]
+    Vpc,
+}
+
+/// The two kinds of VPC endpoint that reach S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VpcEndpointType {
+    /// A gateway endpoint (route-table entry; same-region buckets only).
+    Gateway,
+    /// An interface endpoint (AWS PrivateLink).
+    Interface,
+}
+
+/// A VPC endpoint and its endpoint policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VpcEndpoint {
+    /// The endpoint id, `vpce-…`.
+    pub id: String,
+    /// Gateway or interface.
+    #[serde(rename = "type")]
+    pub endpoint_type: VpcEndpointType,
+    /// The service, e.g. `com.amazonaws.us-east-1.s3`.
+    pub service_name: String,
+    /// The VPC the endpoint is in.
+    pub vpc_id: String,
+    /// The account that owns the endpoint (and can change its policy).
+    pub owner_account: String,
+    /// The endpoint policy; `None` = the default policy, which allows full access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
 }
 
 /// One S3 object.
@@ -349,6 +422,12 @@ pub enum ItemKind {
     Scps,
     /// Organizations RCPs on the account's path.
     Rcps,
+    /// S3 Control `GetAccessPoint` (resource: the access point ARN).
+    AccessPoint,
+    /// S3 Control `GetAccessPointPolicy` (resource: the access point ARN).
+    AccessPointPolicy,
+    /// EC2 `DescribeVpcEndpoints` (resource: the endpoint id).
+    VpcEndpoint,
 }
 
 impl World {
@@ -363,6 +442,7 @@ impl World {
             principals: Vec::new(),
             keys: Vec::new(),
             unknown: Vec::new(),
+            vpc_endpoints: Vec::new(),
         }
     }
 
@@ -410,6 +490,15 @@ impl World {
                             known.objects.push(object);
                         }
                     }
+                    for point in bucket.access_points {
+                        if !known
+                            .access_points
+                            .iter()
+                            .any(|existing| existing.arn == point.arn)
+                        {
+                            known.access_points.push(point);
+                        }
+                    }
                 }
             }
         }
@@ -423,11 +512,32 @@ impl World {
                 self.keys.push(key);
             }
         }
+        for endpoint in other.vpc_endpoints {
+            if self.vpc_endpoint(&endpoint.id).is_none() {
+                self.vpc_endpoints.push(endpoint);
+            }
+        }
         for unknown in other.unknown {
             if !self.unknown.contains(&unknown) {
                 self.unknown.push(unknown);
             }
         }
+    }
+
+    /// The access point with this ARN or alias, and the bucket it is attached to.
+    pub fn access_point(&self, arn_or_alias: &str) -> Option<(&Bucket, &AccessPoint)> {
+        self.buckets.iter().find_map(|bucket| {
+            bucket
+                .access_points
+                .iter()
+                .find(|point| point.arn == arn_or_alias || point.alias.as_deref() == Some(arn_or_alias))
+                .map(|point| (bucket, point))
+        })
+    }
+
+    /// The VPC endpoint with this id.
+    pub fn vpc_endpoint(&self, id: &str) -> Option<&VpcEndpoint> {
+        self.vpc_endpoints.iter().find(|endpoint| endpoint.id == id)
     }
 
     /// Why an item is unknown, if it is.

@@ -1,6 +1,7 @@
 //! Where a command reads the world from: a world file (`--world`), or both AWS accounts.
 
 use crate::adapter::aws::AwsAdapter;
+use crate::adapter::aws::access_point::ReadAccessPoint;
 use crate::adapter::snapshot::SnapshotAdapter;
 use crate::adapter::{Adapter, ObserveRequest};
 use crate::core::world::World;
@@ -62,6 +63,118 @@ pub fn observe(
     Ok(world)
 }
 
+/// The bucket behind an access point (ARN or alias), and for AWS the access point as read: from
+/// the world file, or from S3 Control `GetAccessPoint` in the access point's account.
+pub fn access_point_bucket(
+    source: &Source,
+    access_point: &str,
+) -> anyhow::Result<(String, Option<ReadAccessPoint>)> {
+    match source {
+        Source::World(path) => {
+            let adapter = SnapshotAdapter::load(path)?;
+            adapter
+                .world()
+                .access_point(access_point)
+                .map(|(bucket, _)| (bucket.name.clone(), None))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "access point `{access_point}` is not in world file `{}` (hint: check the ARN or alias)",
+                        path.display()
+                    )
+                })
+        }
+        Source::Aws(aws) => {
+            let options = aws.options("explain");
+            runtime()?.block_on(async {
+                let adapter = AwsAdapter::connect(&options).await?;
+                let read = adapter.read_access_point(access_point).await?;
+                Ok((read.bucket.clone(), Some(read)))
+            })
+        }
+    }
+}
+
+/// Put an access point read through AWS into the observed world: on its bucket, with its
+/// unknown items.
+pub fn attach_access_point(world: &mut World, read: ReadAccessPoint) {
+    if let Some(bucket) = world.buckets.iter_mut().find(|bucket| bucket.name == read.bucket)
+        && !bucket
+            .access_points
+            .iter()
+            .any(|point| point.arn == read.point.arn)
+    {
+        bucket.access_points.push(read.point);
+    }
+    for unknown in read.unknown {
+        if !world.unknown.contains(&unknown) {
+            world.unknown.push(unknown);
+        }
+    }
+}
+
+/// Read the VPC endpoint a request goes through into the observed world (AWS only: a world file
+/// already holds its endpoints). The endpoint is read in the bucket's region; one that cannot
+/// be read becomes an unknown item.
+pub fn attach_vpc_endpoint(source: &Source, world: &mut World, bucket: &str, id: &str) -> anyhow::Result<()> {
+    let Source::Aws(aws) = source else {
+        return Ok(());
+    };
+    if world.vpc_endpoint(id).is_some() {
+        return Ok(());
+    }
+    let region = world
+        .bucket(bucket)
+        .map_or_else(|| "us-east-1".to_string(), |bucket| bucket.region.clone());
+    let options = aws.options("explain");
+    let read = runtime()?.block_on(async {
+        let adapter = AwsAdapter::connect(&options).await?;
+        anyhow::Ok(adapter.read_vpc_endpoint(&region, id).await?)
+    })?;
+    attach_endpoint_read(world, read);
+    Ok(())
+}
+
+/// Put an endpoint read (the endpoint, or why it is unknown) into the world.
+fn attach_endpoint_read(
+    world: &mut World,
+    read: Result<crate::core::world::VpcEndpoint, crate::core::world::UnknownItem>,
+) {
+    match read {
+        Ok(endpoint) => world.vpc_endpoints.push(endpoint),
+        Err(unknown) => {
+            if !world.unknown.contains(&unknown) {
+                world.unknown.push(unknown);
+            }
+        }
+    }
+}
+
+/// Add the access point a spec names and the VPC endpoint of its `aws:SourceVpce` context to a
+/// world read through AWS: without them those gates would be unknown.
+async fn with_spec_gateways(
+    adapter: &AwsAdapter,
+    spec: &crate::core::spec::Spec,
+    mut world: World,
+) -> Result<World, crate::adapter::AdapterError> {
+    if let Some(access_point) = &spec.access_point {
+        let read = adapter.read_access_point(access_point).await?;
+        attach_access_point(&mut world, read);
+    }
+    let vpce = spec
+        .context
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("aws:SourceVpce"))
+        .map(|(_, id)| id.clone());
+    if let Some(id) = vpce.filter(|id| world.vpc_endpoint(id).is_none()) {
+        let region = world
+            .bucket(&spec.bucket)
+            .map_or_else(|| "us-east-1".to_string(), |bucket| bucket.region.clone());
+        let read = adapter.read_vpc_endpoint(&region, &id).await?;
+        attach_endpoint_read(&mut world, read);
+    }
+    Ok(world)
+}
+
 /// Objects sampled under each prefix pattern of a spec (`data/*`): enough to see their owners
 /// and encryption without reading a large bucket.
 pub const PREFIX_SAMPLE: i32 = 20;
@@ -119,7 +232,10 @@ pub fn observe_spec(
             keys,
             principal_arn: spec.principal.clone(),
         };
-        let world = adapter.observe(&request).await;
+        let world = match adapter.observe(&request).await {
+            Ok(world) => Ok(with_spec_gateways(&adapter, spec, world).await?),
+            Err(error) => Err(error),
+        };
         anyhow::Ok((world, adapter.call_counts()))
     })?;
     if aws.verbose {

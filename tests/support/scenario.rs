@@ -38,6 +38,15 @@ impl ResolveEndpoint for NoAccountHostPrefix {
     }
 }
 
+/// An S3 Control client for moto (no account host prefix).
+pub fn s3control(config: &aws_config::SdkConfig) -> aws_sdk_s3control::Client {
+    aws_sdk_s3control::Client::from_conf(
+        aws_sdk_s3control::config::Builder::from(config)
+            .endpoint_resolver(NoAccountHostPrefix(DefaultResolver::new()))
+            .build(),
+    )
+}
+
 fn trust_policy() -> String {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}).to_string()
 }
@@ -202,12 +211,7 @@ impl Scenario {
             .bucket_key_enabled(true)
             .send()
             .await?;
-        let s3control = aws_sdk_s3control::Client::from_conf(
-            aws_sdk_s3control::config::Builder::from(&bucket_admin)
-                .endpoint_resolver(NoAccountHostPrefix(DefaultResolver::new()))
-                .build(),
-        );
-        s3control
+        s3control(&bucket_admin)
             .put_public_access_block()
             .account_id(BUCKET_ACCOUNT)
             .public_access_block_configuration(

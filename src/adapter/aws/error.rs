@@ -49,6 +49,7 @@ const ABSENT_CODES: &[&str] = &[
     "OwnershipControlsNotFoundError",
     "NoSuchPublicAccessBlockConfiguration",
     "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchAccessPointPolicy",
 ];
 
 /// Error codes that mean "the resource does not exist".
@@ -58,6 +59,7 @@ const NO_SUCH_RESOURCE_CODES: &[&str] = &[
     "NotFound",
     "NoSuchEntity",
     "NotFoundException",
+    "NoSuchAccessPoint",
 ];
 
 /// Error codes that mean "not allowed".

@@ -402,6 +402,7 @@ pub(super) async fn observe_many(
             acl,
             default_encryption,
             objects,
+            access_points: Vec::new(),
         });
     }
     let mut principals = Vec::new();

@@ -4,6 +4,7 @@
 //! INVARIANT: credentials and session tokens are never printed, logged or written: no type
 //! holding them is `Debug`, and errors carry only AWS error codes and messages.
 
+pub mod access_point;
 mod error;
 mod iam;
 mod kms;
@@ -14,6 +15,7 @@ pub mod probe;
 mod s3;
 mod session;
 mod troubleshoot;
+pub mod vpc_endpoint;
 mod write;
 
 pub use error::{Transport, action_of};
@@ -643,10 +645,12 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
             acl: bucket_acl,
             default_encryption: encryption,
             objects,
+            access_points: Vec::new(),
         }],
         principals: principal.into_iter().collect(),
         keys,
         unknown,
+        vpc_endpoints: Vec::new(),
         ..World::new()
     })
 }

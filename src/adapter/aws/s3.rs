@@ -137,12 +137,19 @@ pub(crate) async fn account_public_access_block(
     Ok(output
         .as_ref()
         .and_then(|output| output.public_access_block_configuration())
-        .map(|config| PublicAccessBlock {
-            block_public_acls: config.block_public_acls().unwrap_or(false),
-            ignore_public_acls: config.ignore_public_acls().unwrap_or(false),
-            block_public_policy: config.block_public_policy().unwrap_or(false),
-            restrict_public_buckets: config.restrict_public_buckets().unwrap_or(false),
-        }))
+        .map(control_public_access_block))
+}
+
+/// S3 Control's Block Public Access settings (account or access point) as ours.
+pub(crate) fn control_public_access_block(
+    config: &aws_sdk_s3control::types::PublicAccessBlockConfiguration,
+) -> PublicAccessBlock {
+    PublicAccessBlock {
+        block_public_acls: config.block_public_acls().unwrap_or(false),
+        ignore_public_acls: config.ignore_public_acls().unwrap_or(false),
+        block_public_policy: config.block_public_policy().unwrap_or(false),
+        restrict_public_buckets: config.restrict_public_buckets().unwrap_or(false),
+    }
 }
 
 /// An ACL with canonical user ids as S3 reports them (mapped to accounts later).

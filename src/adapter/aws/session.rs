@@ -165,6 +165,16 @@ impl Session {
         )
     }
 
+    /// An EC2 client for `region` (VPC endpoints).
+    pub(crate) fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.config)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build(),
+        )
+    }
+
     /// A KMS client for `region`.
     pub(crate) fn kms(&self, region: &str) -> aws_sdk_kms::Client {
         aws_sdk_kms::Client::from_conf(

@@ -61,6 +61,7 @@ pub fn spec_for(request: &SpecRequest) -> Result<Spec, ToSpecError> {
         keys: vec![key],
         access: vec![access],
         context: request.context.clone(),
+        access_point: None,
         bucket_account: AccountSection {
             role: request.bucket_role.clone(),
             external_id: None,

@@ -72,6 +72,15 @@ pub fn caller_context(spec: &Spec) -> Vec<(String, ContextEntry)> {
             ContextEntry::Single(spec.principal.clone()),
         ));
     }
+    if let Some(access_point) = &spec.access_point {
+        context.retain(|(key, _)| {
+            !key.eq_ignore_ascii_case(crate::core::s3::access_point::DATA_ACCESS_POINT_ARN)
+        });
+        context.push((
+            crate::core::s3::access_point::DATA_ACCESS_POINT_ARN.to_string(),
+            ContextEntry::Single(access_point.clone()),
+        ));
+    }
     context
 }
 
@@ -374,6 +383,13 @@ fn collect_needs(
                             );
                         }
                     }
+                }
+                (
+                    Gate::VpcEndpointPolicy | Gate::AccessPointPolicy | Gate::AccessPointBlockPublicAccess,
+                    Verdict::ExplicitDeny | Verdict::ImplicitDeny,
+                ) => {
+                    let (what, remedy) = crate::core::s3::access_point::blocker_text(gate);
+                    block(gate.gate, what, gate.deciding.first().cloned(), &remedy);
                 }
                 _ => {}
             }

@@ -134,6 +134,7 @@ fn with_neighbours(world: &World, spec: &Spec) -> World {
         acl: None,
         default_encryption: None,
         objects: Vec::new(),
+        access_points: Vec::new(),
     });
     world
 }

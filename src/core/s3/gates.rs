@@ -6,7 +6,8 @@ use super::verdicts::{
     BlockCheck, KmsCheck, Naming, acl_gate, block_gate, bucket_gate, identity_gate, kms_gate,
 };
 use super::{
-    Compiled, ExplainError, S3Action, S3Request, compile, find_principal, identity_policies, resource_arn,
+    Compiled, ExplainError, S3Action, S3Request, access_point, compile, find_principal, identity_policies,
+    resource_arn, vpc_endpoint,
 };
 use crate::core::arn::{Arn, partition_of_region};
 use crate::core::eval::{
@@ -33,6 +34,12 @@ pub enum Gate {
     BlockPublicAccess,
     /// The KMS key policy and identity permissions for SSE-KMS.
     KmsKey,
+    /// The access point's network origin and policy (requests through an access point).
+    AccessPointPolicy,
+    /// The access point's Block Public Access with the bucket's and the accounts'.
+    AccessPointBlockPublicAccess,
+    /// The VPC endpoint policy (requests with `aws:SourceVpce`).
+    VpcEndpointPolicy,
 }
 
 impl Gate {
@@ -44,6 +51,9 @@ impl Gate {
             Gate::AclOwnership => "ACL / Object Ownership",
             Gate::BlockPublicAccess => "Block Public Access",
             Gate::KmsKey => "KMS key (SSE-KMS)",
+            Gate::AccessPointPolicy => "access point",
+            Gate::AccessPointBlockPublicAccess => "access point Block Public Access",
+            Gate::VpcEndpointPolicy => "VPC endpoint policy",
         }
     }
 }
@@ -147,6 +157,61 @@ pub enum ReasonCode {
     KeyUnknown,
     /// The object's encryption could not be read.
     ObjectUnknown,
+    /// The access point's policy allows the request.
+    AccessPointPolicyAllows,
+    /// A Deny in the access point's policy applies.
+    AccessPointPolicyDeny,
+    /// The access point's policy does not allow the caller.
+    MissingAccessPointGrant,
+    /// A VPC-only access point reached from outside its VPC.
+    AccessPointNetworkOrigin,
+    /// The access point's Block Public Access blocks its public policy.
+    AccessPointBlockPublicAccess,
+    /// The access point, its policy or its settings could not be read.
+    AccessPointUnknown,
+    /// The request does not go through an access point (or a VPC endpoint).
+    NotThroughAccessPoint,
+    /// Through an access point, the bucket policy neither grants nor delegates to access points.
+    AccessPointNotDelegated,
+    /// The VPC endpoint's policy allows the request.
+    VpcEndpointPolicyAllows,
+    /// A Deny in the VPC endpoint's policy applies.
+    VpcEndpointPolicyDeny,
+    /// The VPC endpoint's policy does not allow the request.
+    MissingVpcEndpointGrant,
+    /// The VPC endpoint could not be read.
+    VpcEndpointUnknown,
+    /// A gateway endpoint reaches only buckets in its own region.
+    VpcEndpointRegion,
+}
+
+impl ReasonCode {
+    /// The code of an access point, endpoint, or access-point bucket gate from its verdict.
+    pub fn for_gate(gate: Gate, verdict: Verdict) -> ReasonCode {
+        use Verdict::{Allow, ExplicitDeny, ImplicitDeny, NotApplicable, Unknown};
+        match (gate, verdict) {
+            (Gate::AccessPointPolicy, Allow) => ReasonCode::AccessPointPolicyAllows,
+            (Gate::AccessPointPolicy, ExplicitDeny) => ReasonCode::AccessPointPolicyDeny,
+            (Gate::AccessPointPolicy, ImplicitDeny) => ReasonCode::MissingAccessPointGrant,
+            (Gate::AccessPointPolicy | Gate::AccessPointBlockPublicAccess, Unknown) => {
+                ReasonCode::AccessPointUnknown
+            }
+            (Gate::AccessPointBlockPublicAccess, ExplicitDeny | ImplicitDeny) => {
+                ReasonCode::AccessPointBlockPublicAccess
+            }
+            (Gate::AccessPointBlockPublicAccess, Allow) => ReasonCode::PolicyNotPublic,
+            (Gate::VpcEndpointPolicy, Allow) => ReasonCode::VpcEndpointPolicyAllows,
+            (Gate::VpcEndpointPolicy, ExplicitDeny) => ReasonCode::VpcEndpointPolicyDeny,
+            (Gate::VpcEndpointPolicy, ImplicitDeny) => ReasonCode::MissingVpcEndpointGrant,
+            (Gate::VpcEndpointPolicy, Unknown) => ReasonCode::VpcEndpointUnknown,
+            (Gate::BucketPolicy, Allow) => ReasonCode::BucketPolicyAllows,
+            (Gate::BucketPolicy, ExplicitDeny) => ReasonCode::BucketPolicyDeny,
+            (Gate::BucketPolicy, ImplicitDeny) => ReasonCode::AccessPointNotDelegated,
+            (Gate::BucketPolicy, Unknown) => ReasonCode::BucketPolicyUnknown,
+            (Gate::BucketPolicy, NotApplicable) => ReasonCode::BucketPolicyNotNeeded,
+            (_, NotApplicable) | (_, _) => ReasonCode::NotThroughAccessPoint,
+        }
+    }
 }
 
 /// A policy group that had to allow and did not.
@@ -486,9 +551,13 @@ fn put_encryption(context: &Context, bucket: &Bucket) -> Option<Encryption> {
 }
 
 pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation, ExplainError> {
-    let bucket = world
-        .bucket(&request.bucket)
-        .ok_or_else(|| ExplainError::NoSuchBucket(request.bucket.clone()))?;
+    let through = access_point::resolve(world, &request.context, &request.bucket)?;
+    let bucket = match &through {
+        Some(through) => through.bucket,
+        None => world
+            .bucket(&request.bucket)
+            .ok_or_else(|| ExplainError::NoSuchBucket(request.bucket.clone()))?,
+    };
     let requester = Requester::parse(&request.principal).map_err(|message| ExplainError::BadPrincipal {
         principal: request.principal.clone(),
         message,
@@ -501,7 +570,11 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
     let role_arn = principal
         .filter(|_| requester.kind == RequesterKind::RoleSession)
         .map(|p| p.arn.as_str());
-    let (context, mut warnings) = context_for(request, role_arn, &tags);
+    let (mut context, mut warnings) = context_for(request, role_arn, &tags);
+    if let Some(through) = &through {
+        through.extend_context(&mut context);
+    }
+    vpc_endpoint::extend_context(world, &mut context);
     let caller_account = requester.account.clone();
     let cross_account = caller_account.as_deref() != Some(bucket.account.as_str());
     let unknown = |item: ItemKind, resource: &str| world.unknown_reason(item, resource).map(str::to_string);
@@ -601,7 +674,17 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
     let s3 = authorize(&set, &s3_request);
     // What the identity side alone says: the caller's policies, boundary and SCPs with no
     // resource policy, as if in its own account (then identity alone must allow).
-    let identity_request = Request::new(requester.clone(), action, &resource, None, context.clone());
+    let identity_resource = through.as_ref().map_or_else(
+        || resource.clone(),
+        |through| through.resource(request.action, &request.key),
+    );
+    let identity_request = Request::new(
+        requester.clone(),
+        action,
+        &identity_resource,
+        None,
+        context.clone(),
+    );
     let identity_only = authorize(
         &PolicySet {
             resource: None,
@@ -612,16 +695,27 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         &identity_request,
     );
     // Whether the request would pass without any identity policy (same account, direct grant).
-    let identity_needed = cross_account
-        || authorize_outcome(
-            &PolicySet {
-                identity: Vec::new(),
-                ..set.clone()
-            },
-            &s3_request,
-        )
-        .outcome
-            != Outcome::Allowed;
+    let point_check = through.as_ref().map(|through| access_point::PointCheck {
+        world,
+        through,
+        inputs: &inputs,
+        requester: &requester,
+        context: &context,
+        action: request.action,
+        key: &request.key,
+    });
+    let identity_needed = match &point_check {
+        Some(check) => access_point::identity_needed(check)?,
+        None => cross_account,
+    } || authorize_outcome(
+        &PolicySet {
+            identity: Vec::new(),
+            ..set.clone()
+        },
+        &s3_request,
+    )
+    .outcome
+        != Outcome::Allowed;
 
     let naming = Naming::new(world, &inputs, caller_account.as_deref(), bucket);
     let mut gates = Vec::new();
@@ -637,22 +731,35 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         &requester,
         principal_unknown.or(scp_unknown),
         action,
-        &resource,
+        &identity_resource,
         &naming,
     ));
     let policy_unknown =
         unknown(ItemKind::BucketPolicy, &bucket.name).or_else(|| unknown(ItemKind::Rcps, &bucket.account));
-    gates.push(bucket_gate(
-        &s3,
-        inputs.bucket_policy.is_some(),
-        policy_unknown,
-        foreign_owner.as_deref(),
-        cross_account,
-        action,
-        &resource,
-        &request.principal,
-        &naming,
-    ));
+    gates.push(match &through {
+        Some(through) => access_point::bucket_gate(
+            &access_point::bucket_decision(
+                bucket_policy_effective.as_ref(),
+                &inputs.bucket_rcps,
+                &s3_request,
+            ),
+            !cross_account && s3.outcome == Outcome::Allowed,
+            policy_unknown,
+            through,
+            inputs.bucket_policy.is_some(),
+        ),
+        None => bucket_gate(
+            &s3,
+            inputs.bucket_policy.is_some(),
+            policy_unknown,
+            foreign_owner.as_deref(),
+            cross_account,
+            action,
+            &resource,
+            &request.principal,
+            &naming,
+        ),
+    });
     // An object that could not be read (HeadObject denied) has an unknown owner and encryption.
     let object_unknown = if matches!(request.action, S3Action::Get | S3Action::Head) {
         unknown(ItemKind::Object, &object_resource)
@@ -702,6 +809,23 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         },
         &naming,
     ));
+
+    // --- Access point and VPC endpoint gates, where the request goes through them.
+    if let Some(check) = &point_check {
+        gates.push(access_point::point_gate(check)?);
+        gates.push(access_point::block_gate(check)?);
+    }
+    let endpoint_check = vpc_endpoint::EndpointCheck {
+        world,
+        requester: &requester,
+        context: &context,
+        action,
+        resources: std::iter::once(resource.clone())
+            .chain(through.is_some().then(|| identity_resource.clone()))
+            .collect(),
+        bucket_region: &bucket.region,
+    };
+    gates.extend(vpc_endpoint::endpoint_gate(&endpoint_check)?);
 
     // --- SSE-KMS: the second request, to KMS.
     let mut kms_request = None;
@@ -797,9 +921,10 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         FinalDecision::ImplicitlyDenied
     } else if gates.iter().any(|gate| gate.verdict == Verdict::Unknown) {
         FinalDecision::Unknown
-    } else if s3.outcome == Outcome::ExplicitlyDenied {
+    } else if through.is_none() && s3.outcome == Outcome::ExplicitlyDenied {
         FinalDecision::ExplicitlyDenied
-    } else if gates.iter().any(|gate| gate.verdict == Verdict::ImplicitDeny) || s3.outcome != Outcome::Allowed
+    } else if gates.iter().any(|gate| gate.verdict == Verdict::ImplicitDeny)
+        || (through.is_none() && s3.outcome != Outcome::Allowed)
     {
         FinalDecision::ImplicitlyDenied
     } else {

@@ -9,10 +9,12 @@
 //! encryption with AWS KMS keys" (UsingKMSEncryption.html: `kms:Decrypt` for GET,
 //! `kms:GenerateDataKey` for PUT; AWS managed keys cannot be shared across accounts).
 
+pub mod access_point;
 pub mod acl;
 mod gates;
 pub mod public;
 mod verdicts;
+pub mod vpc_endpoint;
 
 pub use gates::{Explanation, FinalDecision, Gate, GateReport, Missing, ReasonCode, Verdict, key_decision};
 
@@ -113,6 +115,9 @@ pub enum ExplainError {
     /// The principal is not in the world.
     #[error("principal `{0}` is not in the world (hint: check the ARN, or observe with --caller-role)")]
     NoSuchPrincipal(String),
+    /// The request names an access point that is not in the world.
+    #[error("access point `{0}` is not in the world (hint: observe it, or check the ARN or alias)")]
+    NoSuchAccessPoint(String),
     /// The principal text is not an ARN.
     #[error("principal `{principal}`: {message}")]
     BadPrincipal {

@@ -119,6 +119,21 @@ impl Naming {
     }
 }
 
+/// The deciding statements as `` `policy` statement N (Sid `S`) ``, for detail texts that have no
+/// [`Naming`] at hand.
+pub(super) fn describe_refs(refs: &[StatementRef]) -> String {
+    refs.iter()
+        .map(|reference| match &reference.sid {
+            Some(sid) => format!(
+                "`{}` statement {} (Sid `{sid}`)",
+                reference.policy, reference.statement
+            ),
+            None => format!("`{}` statement {}", reference.policy, reference.statement),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The failing or holding conditions of the deciding statements, for the detail text.
 pub(super) fn condition_notes(decision: &Decision, refs: &[StatementRef]) -> String {
     let mut notes = Vec::new();

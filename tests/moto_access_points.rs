@@ -1,0 +1,240 @@
+//! S3 Control access point and EC2 VPC endpoint reads against moto (moto 5.2.5 implements CreateAccessPoint,
+//! GetAccessPoint, Put/Get/DeleteAccessPointPolicy and GetAccessPointPolicyStatus; its policy
+//! status answers `IsPublic: true` whatever the policy, so s3fix computes publicity itself), and
+//! `s3fix explain s3://ACCESS_POINT_ARN/KEY` through the SDK.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+mod support;
+
+use s3fix::core::world::{ItemKind, NetworkOrigin, VpcEndpointType};
+use serde_json::json;
+use std::process::Command;
+use support::scenario::{Scenario, s3control};
+use support::{BUCKET_ACCOUNT, CALLER_ACCOUNT, FaultProxy, admin_role, assume, base_config};
+
+/// Run `s3fix explain ARGS --output json` live against `endpoint` through both admin roles;
+/// expect exit code 2 (denied) and return the named gate's report.
+fn live_gate(endpoint: &str, args: &[&str], gate: &str) -> anyhow::Result<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .arg("explain")
+        .args(args)
+        .args(["--output", "json", "--bucket-role", &admin_role(BUCKET_ACCOUNT)])
+        .args([
+            "--caller-role",
+            &admin_role(CALLER_ACCOUNT),
+            "--endpoint-url",
+            endpoint,
+        ])
+        .args(["--region", "us-east-1"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    Ok(json["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|report| report["gate"] == gate)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn access_point_reads_and_explain_through_it() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-access-points").await?;
+    // moto names the XML root of its access point answers `…Response`; AWS and the SDK use
+    // `…Result`. The proxy renames it and changes nothing else.
+    let proxy = FaultProxy::start_script(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/s3control_result_proxy.py"
+        ),
+        &moto.endpoint,
+    )?;
+    let endpoint = proxy.endpoint.clone();
+    let base = base_config(&endpoint).await;
+    let bucket_admin = assume(&base, &admin_role(BUCKET_ACCOUNT)).await?;
+    let control = s3control(&bucket_admin);
+    control
+        .create_access_point()
+        .account_id(BUCKET_ACCOUNT)
+        .name("lake-vpc")
+        .bucket(&scenario.bucket)
+        .vpc_configuration(
+            aws_sdk_s3control::types::VpcConfiguration::builder()
+                .vpc_id("vpc-0a1b2c3d")
+                .build()?,
+        )
+        .send()
+        .await?;
+    control
+        .create_access_point()
+        .account_id(BUCKET_ACCOUNT)
+        .name("lake-open")
+        .bucket(&scenario.bucket)
+        .send()
+        .await?;
+    let vpc_arn = format!("arn:aws:s3:us-east-1:{BUCKET_ACCOUNT}:accesspoint/lake-vpc");
+    let open_arn = format!("arn:aws:s3:us-east-1:{BUCKET_ACCOUNT}:accesspoint/lake-open");
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "CallerReads", "Effect": "Allow",
+        "Principal": {"AWS": scenario.principal_arn}, "Action": "s3:GetObject",
+        "Resource": format!("{vpc_arn}/object/*")}]});
+    control
+        .put_access_point_policy()
+        .account_id(BUCKET_ACCOUNT)
+        .name("lake-vpc")
+        .policy(policy.to_string())
+        .send()
+        .await?;
+
+    let adapter = support::adapter(&endpoint).await?;
+    let read = adapter.read_access_point(&vpc_arn).await?;
+    assert_eq!(read.bucket, scenario.bucket);
+    assert_eq!(read.point.arn, vpc_arn);
+    assert_eq!(read.point.account, BUCKET_ACCOUNT);
+    assert_eq!(read.point.network_origin, NetworkOrigin::Vpc);
+    assert_eq!(read.point.vpc_id.as_deref(), Some("vpc-0a1b2c3d"));
+    assert_eq!(read.point.policy.as_ref(), Some(&policy));
+    assert!(
+        read.point
+            .public_access_block
+            .is_some_and(|block| block.restrict_public_buckets)
+    );
+    assert!(
+        read.point
+            .alias
+            .as_deref()
+            .is_some_and(|alias| alias.ends_with("-s3alias"))
+    );
+    assert!(read.unknown.is_empty(), "{:?}", read.unknown);
+
+    // No policy: absent, not unknown.
+    let open = adapter.read_access_point(&open_arn).await?;
+    assert_eq!(open.point.network_origin, NetworkOrigin::Internet);
+    assert_eq!(open.point.policy, None);
+    assert!(
+        !open
+            .unknown
+            .iter()
+            .any(|item| item.item == ItemKind::AccessPointPolicy)
+    );
+
+    // A missing access point is an error naming it; so is an account without a session.
+    let missing = adapter
+        .read_access_point(&format!("arn:aws:s3:us-east-1:{BUCKET_ACCOUNT}:accesspoint/nope"))
+        .await;
+    assert!(missing.is_err_and(|error| error.to_string().contains("accesspoint/nope")));
+    let elsewhere = adapter
+        .read_access_point("arn:aws:s3:us-east-1:999999999999:accesspoint/x")
+        .await;
+    assert!(elsewhere.is_err_and(|error| error.to_string().contains("no session in account 999999999999")));
+
+    // explain through the VPC-only access point from outside its VPC, live.
+    let target = format!("s3://{vpc_arn}/{}", scenario.object_key);
+    let gate = live_gate(
+        &endpoint,
+        &[&target, "--principal", &scenario.principal_arn],
+        "accessPointPolicy",
+    )?;
+    assert_eq!(gate["verdict"], "implicitDeny", "{gate}");
+    assert!(gate["detail"].as_str().unwrap().contains("vpc-0a1b2c3d"));
+    Ok(())
+}
+
+/// moto 5.2.5 implements EC2 CreateVpc, CreateVpcEndpoint (with a policy document) and
+/// DescribeVpcEndpoints.
+#[tokio::test]
+async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-vpc-endpoints").await?;
+    let base = base_config(&moto.endpoint).await;
+    let caller_admin = assume(&base, &admin_role(CALLER_ACCOUNT)).await?;
+    let ec2 = aws_sdk_ec2::Client::new(&caller_admin);
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await?;
+    let vpc_id = vpc.vpc().and_then(|vpc| vpc.vpc_id()).unwrap().to_string();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoReads", "Effect": "Deny",
+        "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+        {"Sid": "Everything", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]});
+    let created = ec2
+        .create_vpc_endpoint()
+        .vpc_id(&vpc_id)
+        .service_name("com.amazonaws.us-east-1.s3")
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+        .policy_document(policy.to_string())
+        .send()
+        .await?;
+    let id = created
+        .vpc_endpoint()
+        .and_then(|endpoint| endpoint.vpc_endpoint_id())
+        .unwrap()
+        .to_string();
+
+    let adapter = support::adapter(&moto.endpoint).await?;
+    let endpoint = adapter.read_vpc_endpoint("us-east-1", &id).await?.unwrap();
+    assert_eq!(endpoint.id, id);
+    assert_eq!(endpoint.endpoint_type, VpcEndpointType::Gateway);
+    assert_eq!(endpoint.service_name, "com.amazonaws.us-east-1.s3");
+    assert_eq!(endpoint.vpc_id, vpc_id);
+    assert_eq!(endpoint.policy.as_ref(), Some(&policy));
+    // An endpoint no session can find is an unknown item, not an error and not an allow.
+    let missing = adapter
+        .read_vpc_endpoint("us-east-1", "vpce-0000000000000000")
+        .await?;
+    assert!(missing.is_err_and(|unknown| unknown.item == ItemKind::VpcEndpoint));
+
+    let target = format!("s3://{}/{}", scenario.bucket, scenario.object_key);
+    let gate = live_gate(
+        &moto.endpoint,
+        &[&target, "--principal", &scenario.principal_arn, "--vpce", &id],
+        "vpcEndpointPolicy",
+    )?;
+    assert_eq!(gate["verdict"], "explicitDeny", "{gate}");
+    assert_eq!(gate["deciding"][0]["sid"], "NoReads");
+
+    // `plan` reads the endpoint of the spec's aws:SourceVpce too, and reports the block.
+    let directory = tempfile::tempdir()?;
+    let spec = format!(
+        "principal = \"{}\"\nbucket = \"{}\"\nkeys = [\"{}\"]\naccess = [\"read\"]\n\n[context]\n\"aws:SourceVpce\" = \"{id}\"\n\n[bucket_account]\nrole = \"{}\"\n\n[caller_account]\nrole = \"{}\"\n",
+        scenario.principal_arn,
+        scenario.bucket,
+        scenario.object_key,
+        admin_role(BUCKET_ACCOUNT),
+        admin_role(CALLER_ACCOUNT)
+    );
+    std::fs::write(directory.path().join("spec.toml"), spec)?;
+    let planned = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .current_dir(directory.path())
+        .args([
+            "plan",
+            "spec.toml",
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+        ])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&planned.stdout),
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    assert_ne!(planned.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("VPC endpoint policy") && text.contains("NoReads"),
+        "{text}"
+    );
+    Ok(())
+}
