@@ -71,6 +71,7 @@ pub fn source_args(source: &PlanSource, verbose: bool) -> SourceArgs {
         region: source.region.clone(),
         endpoint_url: source.endpoint_url.clone(),
         verbose,
+        max_objects: None,
     }
 }
 

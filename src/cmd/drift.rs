@@ -205,8 +205,11 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                 let adapter = AwsAdapter::connect(&options).await?;
                 // Each spec's exact keys and a sample of the objects under its prefixes.
                 let mut requests: Vec<ObserveRequest> = Vec::new();
+                let mut listing_unknown = Vec::new();
+                let max = source.max_objects.unwrap_or(crate::exec::observe::MAX_OBJECTS);
                 for spec in &group_specs {
-                    let keys = crate::exec::observe::spec_keys(&adapter, spec, printer).await;
+                    let (keys, unknown) = crate::exec::observe::spec_keys(&adapter, spec, max, printer).await;
+                    listing_unknown.extend(unknown);
                     let request = ObserveRequest {
                         bucket: spec.bucket.clone(),
                         keys,
@@ -236,6 +239,14 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                         Ok(merged)
                     }
                 };
+                let world = world.map(|mut world: World| {
+                    for unknown in listing_unknown {
+                        if !world.unknown.contains(&unknown) {
+                            world.unknown.push(unknown);
+                        }
+                    }
+                    world
+                });
                 anyhow::Ok((world, adapter.call_counts()))
             })?;
             if source.verbose {
@@ -303,13 +314,23 @@ fn fix_spec(spec: &Spec, source: &SourceArgs, journal: &Journal) -> anyhow::Resu
     }
     let runtime = runtime()?;
     let adapter = runtime.block_on(AwsAdapter::connect(&source.aws_options("drift")))?;
-    let keys = runtime.block_on(crate::exec::observe::spec_keys(&adapter, spec, &Printer::new()));
+    let max = source.max_objects.unwrap_or(crate::exec::observe::MAX_OBJECTS);
+    let (keys, listing_unknown) = runtime.block_on(crate::exec::observe::spec_keys(
+        &adapter,
+        spec,
+        max,
+        &Printer::new(),
+    ));
     let request = ObserveRequest {
         bucket: spec.bucket.clone(),
         keys,
         principal_arn: spec.principal.clone(),
     };
-    let mut observe_world = || Ok(runtime.block_on(adapter.observe(&request))?);
+    let mut observe_world = || {
+        let mut world = runtime.block_on(adapter.observe(&request))?;
+        world.unknown.extend(listing_unknown.clone());
+        Ok(world)
+    };
     fix(spec, source, &adapter, &mut observe_world, journal)
 }
 

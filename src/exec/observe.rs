@@ -3,7 +3,7 @@
 use crate::adapter::aws::{AwsAdapter, AwsOptions};
 use crate::adapter::snapshot::SnapshotAdapter;
 use crate::adapter::{Adapter, ObserveRequest};
-use crate::core::world::World;
+use crate::core::world::{ItemKind, UnknownItem, World};
 use crate::printer::Printer;
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -35,6 +35,11 @@ pub struct SourceArgs {
     /// Print the number of AWS API calls, in total and per operation, on stderr.
     #[arg(long)]
     pub verbose: bool,
+    /// Through AWS, read the owners of at most this many of the bucket's objects (default
+    /// 10,000); beyond it their owners are unknown and an Object Ownership switch needs
+    /// --allow-ownership-change.
+    #[arg(long, value_name = "N")]
+    pub max_objects: Option<usize>,
 }
 
 impl SourceArgs {
@@ -96,40 +101,52 @@ pub fn observe(
     Ok(world)
 }
 
-/// Objects sampled under each prefix pattern of a spec (`data/*`): enough to see their owners
-/// and encryption without reading a large bucket.
-pub const PREFIX_SAMPLE: i32 = 20;
+/// How many of a bucket's objects are read by default when planning through AWS
+/// (`--max-objects`).
+pub const MAX_OBJECTS: usize = 10_000;
 
-/// The keys to observe for a spec through AWS: its exact keys, and up to [`PREFIX_SAMPLE`]
-/// objects under each prefix pattern. A prefix that cannot be listed is warned about, and the
-/// plan then stands on the bucket's settings for it.
+/// The objects to observe for a spec through AWS: its exact keys and the bucket's objects, up to
+/// `max` (`ListObjectsV2`). When the bucket holds more, or listing is denied, the owners of the
+/// rest are unknown: the returned item says so, and the planner then refuses to switch Object
+/// Ownership without `--allow-ownership-change` (never failing open).
 pub async fn spec_keys(
     adapter: &AwsAdapter,
     spec: &crate::core::spec::Spec,
+    max: usize,
     printer: &Printer,
-) -> Vec<String> {
+) -> (Vec<String>, Option<UnknownItem>) {
     let mut keys: Vec<String> = spec
         .keys
         .iter()
         .filter(|key| !key.ends_with('*'))
         .cloned()
         .collect();
-    for pattern in &spec.keys {
-        let Some(prefix) = pattern.strip_suffix('*') else {
-            continue;
-        };
-        match adapter.sample_keys(&spec.bucket, prefix, PREFIX_SAMPLE).await {
-            Ok(found) => {
-                for key in found {
-                    if !keys.contains(&key) {
-                        keys.push(key);
-                    }
+    let unknown = |reason: String| UnknownItem {
+        item: ItemKind::ObjectListing,
+        resource: spec.bucket.clone(),
+        reason,
+    };
+    let missing = match adapter.list_keys(&spec.bucket, max).await {
+        Ok(listing) => {
+            for key in listing.keys {
+                if !keys.contains(&key) {
+                    keys.push(key);
                 }
             }
-            Err(error) => printer.warn(&format!("{error}; objects under `{pattern}` are not observed")),
+            listing.truncated.then(|| {
+                unknown(format!(
+                    "the bucket holds more than {max} objects (--max-objects)"
+                ))
+            })
         }
-    }
-    keys
+        Err(error) => {
+            printer.warn(&format!(
+                "{error}; the owners of the bucket's objects are unknown"
+            ));
+            Some(unknown(error.to_string()))
+        }
+    };
+    (keys, missing)
 }
 
 /// Read the world for a spec: the whole world file, or both accounts through AWS (the spec's
@@ -146,13 +163,17 @@ pub fn observe_spec(
     let options = source.aws_options(command);
     let (world, counts) = runtime()?.block_on(async {
         let adapter = AwsAdapter::connect(&options).await?;
-        let keys = spec_keys(&adapter, spec, printer).await;
+        let max = source.max_objects.unwrap_or(MAX_OBJECTS);
+        let (keys, listing_unknown) = spec_keys(&adapter, spec, max, printer).await;
         let request = ObserveRequest {
             bucket: spec.bucket.clone(),
             keys,
             principal_arn: spec.principal.clone(),
         };
-        let world = adapter.observe(&request).await;
+        let world = adapter.observe(&request).await.map(|mut world| {
+            world.unknown.extend(listing_unknown);
+            world
+        });
         anyhow::Ok((world, adapter.call_counts()))
     })?;
     if source.verbose {
