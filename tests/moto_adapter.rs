@@ -419,3 +419,48 @@ async fn denied_principal_read_leaves_its_policies_unknown() -> anyhow::Result<(
     );
     Ok(())
 }
+
+/// The bucket's objects are listed (ListObjectsV2, in key order) up to a bound; beyond it the
+/// listing says it is truncated, so the planner treats the remaining owners as unknown.
+#[tokio::test]
+async fn listing_a_bucket_stops_at_the_bound_and_says_so() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-list-bound").await?;
+    let base = support::base_config(&moto.endpoint).await;
+    let bucket_admin = support::assume(&base, &support::admin_role(support::BUCKET_ACCOUNT)).await?;
+    let s3 = support::s3(&bucket_admin);
+    for key in ["data/1.csv", "data/2.csv", "shared/vendor.csv"] {
+        s3.put_object()
+            .bucket(&scenario.bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await?;
+    }
+    let adapter = support::adapter(&moto.endpoint).await?;
+    let all = adapter.list_keys(&scenario.bucket, 10_000).await?;
+    assert!(!all.truncated);
+    for key in [
+        "data/1.csv",
+        "data/2.csv",
+        "shared/vendor.csv",
+        scenario.object_key.as_str(),
+    ] {
+        assert!(
+            all.keys.iter().any(|listed| listed == key),
+            "{key} in {:?}",
+            all.keys
+        );
+    }
+    let mut sorted = all.keys.clone();
+    sorted.sort();
+    assert_eq!(sorted, all.keys, "in key order");
+    let bounded = adapter.list_keys(&scenario.bucket, 2).await?;
+    assert_eq!(bounded.keys, all.keys[..2].to_vec());
+    assert!(bounded.truncated, "more objects than the bound");
+    let exact = adapter.list_keys(&scenario.bucket, all.keys.len()).await?;
+    assert!(!exact.truncated, "exactly the bound is not truncated");
+    Ok(())
+}

@@ -229,8 +229,11 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                 let adapter = AwsAdapter::connect(&options).await?;
                 // Each spec's exact keys and a sample of the objects under its prefixes.
                 let mut requests: Vec<ObserveRequest> = Vec::new();
+                let mut listing_unknown = Vec::new();
+                let max = aws.max_objects.unwrap_or(crate::exec::observe::MAX_OBJECTS);
                 for spec in &group_specs {
-                    let keys = crate::exec::observe::spec_keys(&adapter, spec, printer).await;
+                    let (keys, unknown) = crate::exec::observe::spec_keys(&adapter, spec, max, printer).await;
+                    listing_unknown.extend(unknown);
                     let request = ObserveRequest {
                         bucket: spec.bucket.clone(),
                         keys,
@@ -260,6 +263,14 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                         Ok(merged)
                     }
                 };
+                let world = world.map(|mut world: World| {
+                    for unknown in listing_unknown {
+                        if !world.unknown.contains(&unknown) {
+                            world.unknown.push(unknown);
+                        }
+                    }
+                    world
+                });
                 anyhow::Ok((world, adapter.call_counts()))
             })?;
             if aws.verbose {

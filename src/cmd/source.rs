@@ -31,6 +31,11 @@ pub struct SourceArgs {
     /// Print the number of AWS API calls, in total and per operation, on stderr.
     #[arg(long)]
     pub verbose: bool,
+    /// Through AWS, read the owners of at most this many of the bucket's objects (default
+    /// 10,000); beyond it their owners are unknown and an Object Ownership switch needs
+    /// --allow-ownership-change.
+    #[arg(long, value_name = "N")]
+    pub max_objects: Option<usize>,
 }
 
 impl SourceArgs {
@@ -53,6 +58,7 @@ impl SourceArgs {
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
             verbose: self.verbose,
+            max_objects: self.max_objects,
         };
         aws.check_endpoints()?;
         Ok(aws)

@@ -592,9 +592,16 @@ pub fn apply_plan(request: &ApplyRequest<'_>, confirm: &mut Confirm<'_>) -> anyh
             options.adaptive_retry = request.command == "drift";
             let adapter = runtime.block_on(AwsAdapter::connect(&options))?;
             let spec = &plan.spec;
-            // What plan reads (the exact keys, the objects under the prefixes), and every object
-            // the file fingerprinted, so a changed or vanished object shows.
-            let mut keys = runtime.block_on(crate::exec::observe::spec_keys(&adapter, spec, request.printer));
+            // What plan reads (the exact keys, the bucket's objects up to the bound, the spec's
+            // access point and endpoint), and every object the file fingerprinted, so a changed
+            // or vanished object shows.
+            let max = aws.max_objects.unwrap_or(crate::exec::observe::MAX_OBJECTS);
+            let (mut keys, listing_unknown) = runtime.block_on(crate::exec::observe::spec_keys(
+                &adapter,
+                spec,
+                max,
+                request.printer,
+            ));
             for recorded in &plan.fingerprints {
                 if let ResourceRef::Object { bucket, key } = &recorded.resource
                     && *bucket == spec.bucket
@@ -608,8 +615,14 @@ pub fn apply_plan(request: &ApplyRequest<'_>, confirm: &mut Confirm<'_>) -> anyh
                 keys,
                 principal_arn: spec.principal.clone(),
             };
-            let mut observe_world =
-                || -> anyhow::Result<World> { checked(runtime.block_on(adapter.observe(&observe_request))?) };
+            let mut observe_world = || -> anyhow::Result<World> {
+                let world = runtime.block_on(async {
+                    let mut world = adapter.observe(&observe_request).await?;
+                    world.unknown.extend(listing_unknown.clone());
+                    crate::exec::observe::with_spec_gateways(&adapter, spec, world).await
+                })?;
+                checked(world)
+            };
             let applied = apply_with(request, confirm, &runtime, &adapter, &mut observe_world, false);
             if aws.verbose {
                 let counts = adapter.call_counts();

@@ -4,7 +4,7 @@ use crate::adapter::aws::AwsAdapter;
 use crate::adapter::aws::access_point::ReadAccessPoint;
 use crate::adapter::snapshot::SnapshotAdapter;
 use crate::adapter::{Adapter, ObserveRequest};
-use crate::core::world::World;
+use crate::core::world::{ItemKind, UnknownItem, World};
 use crate::exec::source::Source;
 use crate::printer::Printer;
 use anyhow::Context as _;
@@ -151,7 +151,7 @@ fn attach_endpoint_read(
 
 /// Add the access point a spec names and the VPC endpoint of its `aws:SourceVpce` context to a
 /// world read through AWS: without them those gates would be unknown.
-async fn with_spec_gateways(
+pub async fn with_spec_gateways(
     adapter: &AwsAdapter,
     spec: &crate::core::spec::Spec,
     mut world: World,
@@ -175,44 +175,56 @@ async fn with_spec_gateways(
     Ok(world)
 }
 
-/// Objects sampled under each prefix pattern of a spec (`data/*`): enough to see their owners
-/// and encryption without reading a large bucket.
-pub const PREFIX_SAMPLE: i32 = 20;
+/// How many of a bucket's objects are read by default when planning through AWS
+/// (`--max-objects`).
+pub const MAX_OBJECTS: usize = 10_000;
 
-/// The keys to observe for a spec through AWS: its exact keys, and up to [`PREFIX_SAMPLE`]
-/// objects under each prefix pattern. A prefix that cannot be listed is warned about, and the
-/// plan then stands on the bucket's settings for it.
+/// The objects to observe for a spec through AWS: its exact keys and the bucket's objects, up to
+/// `max` (`ListObjectsV2`). When the bucket holds more, or listing is denied, the owners of the
+/// rest are unknown: the returned item says so, and the planner then refuses to switch Object
+/// Ownership without `--allow-ownership-change` (never failing open).
 pub async fn spec_keys(
     adapter: &AwsAdapter,
     spec: &crate::core::spec::Spec,
+    max: usize,
     printer: &Printer,
-) -> Vec<String> {
+) -> (Vec<String>, Option<UnknownItem>) {
     let mut keys: Vec<String> = spec
         .keys
         .iter()
         .filter(|key| !key.ends_with('*'))
         .cloned()
         .collect();
-    for pattern in &spec.keys {
-        let Some(prefix) = pattern.strip_suffix('*') else {
-            continue;
-        };
-        match adapter.sample_keys(&spec.bucket, prefix, PREFIX_SAMPLE).await {
-            Ok(found) => {
-                for key in found {
-                    if !keys.contains(&key) {
-                        keys.push(key);
-                    }
+    let unknown = |reason: String| UnknownItem {
+        item: ItemKind::ObjectListing,
+        resource: spec.bucket.clone(),
+        reason,
+    };
+    let missing = match adapter.list_keys(&spec.bucket, max).await {
+        Ok(listing) => {
+            for key in listing.keys {
+                if !keys.contains(&key) {
+                    keys.push(key);
                 }
             }
-            Err(error) => printer.warn(&format!("{error}; objects under `{pattern}` are not observed")),
+            listing.truncated.then(|| {
+                unknown(format!(
+                    "the bucket holds more than {max} objects (--max-objects)"
+                ))
+            })
         }
-    }
-    keys
+        Err(error) => {
+            printer.warn(&format!(
+                "{error}; the owners of the bucket's objects are unknown"
+            ));
+            Some(unknown(error.to_string()))
+        }
+    };
+    (keys, missing)
 }
 
 /// Read the world for a spec: the whole world file, or both accounts through AWS (the spec's
-/// exact keys and a sample of the objects under its prefixes).
+/// exact keys and the bucket's objects up to `--max-objects`).
 pub fn observe_spec(
     source: &Source,
     spec: &crate::core::spec::Spec,
@@ -226,14 +238,18 @@ pub fn observe_spec(
     let options = aws.options(command);
     let (world, counts) = runtime()?.block_on(async {
         let adapter = AwsAdapter::connect(&options).await?;
-        let keys = spec_keys(&adapter, spec, printer).await;
+        let max = aws.max_objects.unwrap_or(MAX_OBJECTS);
+        let (keys, listing_unknown) = spec_keys(&adapter, spec, max, printer).await;
         let request = ObserveRequest {
             bucket: spec.bucket.clone(),
             keys,
             principal_arn: spec.principal.clone(),
         };
         let world = match adapter.observe(&request).await {
-            Ok(world) => Ok(with_spec_gateways(&adapter, spec, world).await?),
+            Ok(mut world) => {
+                world.unknown.extend(listing_unknown);
+                Ok(with_spec_gateways(&adapter, spec, world).await?)
+            }
             Err(error) => Err(error),
         };
         anyhow::Ok((world, adapter.call_counts()))

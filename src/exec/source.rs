@@ -34,6 +34,8 @@ pub struct AwsSource {
     pub endpoint_url: Option<String>,
     /// Print API call counts.
     pub verbose: bool,
+    /// Read the owners of at most this many of the bucket's objects (`--max-objects`).
+    pub max_objects: Option<usize>,
 }
 
 /// What the operator gave on the command line of `apply`, `rollback` or `drift`.
@@ -244,6 +246,7 @@ pub fn describe_recorded(recorded: &PlanSource, spec: Option<&Spec>) -> String {
                 region: recorded.region.clone(),
                 endpoint_url: recorded.endpoint_url.clone(),
                 verbose: false,
+                max_objects: None,
             },
             spec,
         ),
@@ -352,6 +355,7 @@ pub fn for_recorded(
         region: operator.region.clone().or_else(|| recorded.region.clone()),
         endpoint_url: operator.endpoint_url.clone(),
         verbose: operator.verbose,
+        max_objects: None,
     };
     aws.check_endpoints()?;
     Ok(Source::Aws(aws))

@@ -49,7 +49,16 @@ pub fn text(plan: &Plan, colour: bool) -> String {
         } else {
             paint("FAILED", "31", colour)
         };
-        let _ = writeln!(out, "  {mark} {}: {}", check.name, check.detail);
+        // A long detail reads as a list: its head, then one indented line per part.
+        let parts: Vec<&str> = check.detail.split("; ").collect();
+        if check.detail.chars().count() <= 100 || parts.len() == 1 {
+            let _ = writeln!(out, "  {mark} {}: {}", check.name, check.detail);
+        } else {
+            let _ = writeln!(out, "  {mark} {}:", check.name);
+            for part in parts {
+                let _ = writeln!(out, "      - {part}");
+            }
+        }
     }
     let (added, changed) = plan.counts();
     let sensitive = plan.edits.iter().filter(|edit| edit.security_sensitive).count();

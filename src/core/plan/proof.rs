@@ -438,7 +438,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         }
     }
     let mut evidence = format!(
-        "checked {compared} requests: none flips from denied to allowed (besides {untouched} requests no edit can reach, and keys every policy treats alike probed once)"
+        "checked {compared} requests: none flips from denied to allowed ({untouched} more no edit can reach were skipped, and keys every policy treats alike were probed once)"
     );
     if !intermediate_worlds.is_empty() {
         evidence.push_str(&format!(
@@ -452,7 +452,8 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     }
     if owner_gains > 0 {
         evidence.push_str(&format!(
-            "; except, as BucketOwnerEnforced means, the bucket account's own principals on the objects it now owns ({owner_gains} requests, e.g. {})",
+            "; except, as BucketOwnerEnforced means, the bucket account's own principals on the objects it now owns ({owner_gains} request{}, e.g. {})",
+            if owner_gains == 1 { "" } else { "s" },
             owner_example.unwrap_or_default()
         ));
     }
