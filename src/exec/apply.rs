@@ -352,23 +352,21 @@ pub fn restore<W: Writer>(
         ) {
             continue;
         }
-        let restored = (|| -> Result<StepState, String> {
+        // (state, error): Restored, Refused (someone else's change), or RestoreFailed.
+        let restored = (|| -> Result<(StepState, Option<String>), String> {
             let current = calls.read(&step.resource)?;
             let now = fingerprint_of_value(current.as_ref());
             if now == fingerprint_of_value(step.before.as_ref()) {
-                return Ok(StepState::Restored);
+                return Ok((StepState::Restored, None));
             }
             if now != fingerprint_of_value(step.after.as_ref()) {
-                return Err(changed_since(
-                    &step.resource,
-                    current.as_ref(),
-                    step.after.as_ref(),
-                ));
+                let refused = changed_since(&step.resource, current.as_ref(), step.after.as_ref());
+                return Ok((StepState::Refused, Some(refused)));
             }
             calls.write(&step.resource, step.before.as_ref())?;
             let back = calls.read(&step.resource)?;
             if fingerprint_of_value(back.as_ref()) == fingerprint_of_value(step.before.as_ref()) {
-                Ok(StepState::Restored)
+                Ok((StepState::Restored, None))
             } else {
                 Err(format!(
                     "{} does not read back as before after the restore",
@@ -376,17 +374,9 @@ pub fn restore<W: Writer>(
                 ))
             }
         })();
-        match restored {
-            Ok(state) => set_state(operation, index, state, None),
-            Err(error) if error.contains("changed since this operation wrote it") => {
-                incomplete = true;
-                set_state(operation, index, StepState::Refused, Some(error));
-            }
-            Err(error) => {
-                incomplete = true;
-                set_state(operation, index, StepState::RestoreFailed, Some(error));
-            }
-        }
+        let (state, error) = restored.unwrap_or_else(|error| (StepState::RestoreFailed, Some(error)));
+        incomplete |= state != StepState::Restored;
+        set_state(operation, index, state, error);
         interrupt::record(journal, operation)?;
     }
     operation.status = if incomplete {
