@@ -4,6 +4,7 @@
 use super::apply::{ResourceRef, owner_grant};
 use super::build::Needs;
 use super::ownership::ownership_change;
+use super::point::{Resources, access_point_edit, delegation_statements, grant_body_on};
 use super::{Blocker, Edit, Operation, PlanError, owned_policy_name};
 use crate::core::arn::{AccountId, Arn, partition_of_region, service_host};
 use crate::core::eval::StatementRef;
@@ -44,22 +45,7 @@ pub(super) fn access_word(access: Access) -> &'static str {
 
 /// The statement body (no Sid, no Principal) granting one access on the spec's keys.
 pub(super) fn grant_body(spec: &Spec, access: Access) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("Effect".into(), json!("Allow"));
-    body.insert("Action".into(), json!(access.action()));
-    match access {
-        Access::List => {
-            body.insert("Resource".into(), json!(spec.bucket_arn()));
-            body.insert(
-                "Condition".into(),
-                json!({"StringLike": {"s3:prefix": spec.list_prefixes()}}),
-            );
-        }
-        Access::Read | Access::Write => {
-            body.insert("Resource".into(), json!(spec.object_arns()));
-        }
-    }
-    body
+    grant_body_on(spec, access, &Resources::direct(spec))
 }
 
 /// Merge a new statement into a statement list by Sid: an existing statement with the Sid is
@@ -441,10 +427,11 @@ pub(super) fn edits_for(
         };
         let current = super::apply::current_value(world, &resource)?;
         let (document, mut statements) = statements_of(current.as_ref());
+        let identity_resources = Resources::for_identity(world, spec);
         for access in &needs.identity {
             let mut statement = Map::new();
             statement.insert("Sid".into(), json!(format!("S3fix{}", access_word(*access))));
-            statement.extend(grant_body(spec, *access));
+            statement.extend(grant_body_on(spec, *access, &identity_resources));
             upsert(&mut statements, Value::Object(statement));
         }
         let mut by_action: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -651,6 +638,11 @@ pub(super) fn edits_for(
             access.action()
         ));
     }
+    let (delegations, delegation_reasons) = delegation_statements(world, spec, needs);
+    for statement in delegations {
+        upsert(&mut statements, statement);
+    }
+    bucket_reasons.extend(delegation_reasons);
     let mut sensitive = false;
     let mut companions = Vec::new();
     for (resource, index) in &needs.deny_exceptions {
@@ -679,6 +671,7 @@ pub(super) fn edits_for(
             bucket_reasons.join("; "),
         )?);
     }
+    edits.extend(access_point_edit(world, spec, needs)?);
     reorder(&mut edits);
     Ok(edits)
 }
@@ -686,7 +679,9 @@ pub(super) fn edits_for(
 /// Order edits as AWS requires and so no intermediate state grants more than the final one:
 /// identity policy, KMS key policy, the bucket policy (with the migrated bucket-ACL grants), the
 /// bucket ACL reset to the owner, then Object Ownership (S3 refuses BucketOwnerEnforced while
-/// the bucket ACL grants others; S3 User Guide, "Prerequisites for disabling ACLs").
+/// the bucket ACL grants others; S3 User Guide, "Prerequisites for disabling ACLs"), and last the
+/// access point policy: until it lands, the bucket's delegation reaches only what the access
+/// point already lets through.
 pub(super) fn reorder(edits: &mut [Edit]) {
     edits.sort_by_key(|edit| match edit.resource {
         ResourceRef::InlinePolicy { .. } => 0,
@@ -694,7 +689,8 @@ pub(super) fn reorder(edits: &mut [Edit]) {
         ResourceRef::BucketPolicy { .. } => 2,
         ResourceRef::BucketAcl { .. } => 3,
         ResourceRef::OwnershipControls { .. } => 4,
-        _ => 5,
+        ResourceRef::AccessPointPolicy { .. } => 5,
+        _ => 6,
     });
 }
 
