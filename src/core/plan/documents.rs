@@ -199,9 +199,16 @@ pub(super) fn edit(
 }
 
 /// The Denies that keep an exemption to exactly the spec: the exempted principal stays denied,
-/// under the original Deny's condition, on every resource outside the spec (`NotResource`), and
-/// for every action outside the spec (`NotAction`).
-fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<Value> {
+/// under the original Deny's condition, on every resource outside the spec (`NotResource`), for
+/// every action outside the spec (`NotAction`), outside the spec's context, and, for a spec
+/// through an access point, by any other route.
+fn exception_scope(
+    deny: &Value,
+    spec: &Spec,
+    index: usize,
+    name: &str,
+    access_point: Option<&str>,
+) -> Vec<Value> {
     let mut scope = Vec::new();
     let mut resources = spec.object_arns();
     if spec.access_set().contains(&Access::List) {
@@ -252,6 +259,21 @@ fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<V
         spec,
         &format!("S3fixDeny{index}OutsideSpecContext{name}"),
     ));
+    // And, for a spec through an access point, only through it: a direct request (no
+    // s3:DataAccessPointArn, so the negated operator matches) or one through another access
+    // point stays denied.
+    if let Some(access_point) = access_point {
+        scope.push(scoped_deny(
+            deny,
+            spec,
+            &format!("S3fixDeny{index}OutsideAccessPoint{name}"),
+            (
+                "StringNotEquals",
+                crate::core::s3::access_point::DATA_ACCESS_POINT_ARN,
+                access_point,
+            ),
+        ));
+    }
     scope
 }
 
@@ -331,23 +353,29 @@ fn context_scope(deny: &Value, spec: &Spec, sid: &str) -> Vec<Value> {
         .filter(|(key, _)| !key.eq_ignore_ascii_case("aws:PrincipalArn"))
         .enumerate()
     {
-        let mut statement = principal_deny(spec, &format!("{sid}{}", number + 1));
-        for element in ["Action", "NotAction", "Resource", "NotResource"] {
-            if let Some(value) = deny.get(element) {
-                statement.insert(element.into(), value.clone());
-            }
-        }
-        let mut condition = deny.get("Condition").cloned().unwrap_or_else(|| json!({}));
-        add_condition(
-            &mut condition,
-            &not_equal_operator(key),
-            key,
-            &context_value(key, value),
-        );
-        statement.insert("Condition".into(), condition);
-        scope.push(Value::Object(statement));
+        scope.push(scoped_deny(
+            deny,
+            spec,
+            &format!("{sid}{}", number + 1),
+            (&not_equal_operator(key), key, &context_value(key, value)),
+        ));
     }
     scope
+}
+
+/// A Deny for exactly the spec's principal with `deny`'s actions, resources and condition, and
+/// one more condition `(operator, key, value)`.
+fn scoped_deny(deny: &Value, spec: &Spec, sid: &str, (operator, key, value): (&str, &str, &str)) -> Value {
+    let mut statement = principal_deny(spec, sid);
+    for element in ["Action", "NotAction", "Resource", "NotResource"] {
+        if let Some(value) = deny.get(element) {
+            statement.insert(element.into(), value.clone());
+        }
+    }
+    let mut condition = deny.get("Condition").cloned().unwrap_or_else(|| json!({}));
+    add_condition(&mut condition, operator, key, value);
+    statement.insert("Condition".into(), condition);
+    Value::Object(statement)
 }
 
 /// The negated operator that holds when a context key differs from the spec's value.
@@ -645,11 +673,18 @@ pub(super) fn edits_for(
     bucket_reasons.extend(delegation_reasons);
     let mut sensitive = false;
     let mut companions = Vec::new();
+    let spec_point = super::build::spec_access_point(world, spec);
     for (resource, index) in &needs.deny_exceptions {
         if *resource == bucket_resource
             && let Some(statement) = statements.get_mut(*index)
         {
-            companions.extend(exception_scope(statement, spec, *index, &name));
+            companions.extend(exception_scope(
+                statement,
+                spec,
+                *index,
+                &name,
+                spec_point.as_deref(),
+            ));
             exempt(statement, &spec.principal);
             sensitive = true;
             bucket_reasons.push(format!(
