@@ -270,4 +270,63 @@ mod tests {
         );
         assert!(edit.before.is_none());
     }
+
+    /// Why the delegation names the principal: with the documented `Principal: *` delegation
+    /// to account 333333333333, an admin of that account gets through its own access point on
+    /// its identity policy alone, which the spec never asked for.
+    #[test]
+    fn a_star_delegation_would_let_the_access_point_account_through() {
+        use crate::core::s3::{FinalDecision, S3Action, S3Request, explain};
+        let mut world: World =
+            serde_json::from_str(include_str!("../../../plans/examples/access-point-world.json")).unwrap();
+        world.principals.push(
+            serde_json::from_value(
+                json!({"arn": "arn:aws:iam::333333333333:role/partner-admin", "kind": "role",
+                "inlinePolicies": [{"name": "all", "document": {"Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]}),
+            )
+            .unwrap(),
+        );
+        let partner = "arn:aws:s3:us-east-1:333333333333:accesspoint/partner-ap";
+        let request = S3Request {
+            principal: "arn:aws:sts::333333333333:assumed-role/partner-admin/s".into(),
+            action: S3Action::Get,
+            bucket: "lake".into(),
+            key: "data/part-0.parquet".into(),
+            context: vec![(
+                DATA_ACCESS_POINT_ARN.to_string(),
+                crate::core::eval::ContextEntry::Single(partner.into()),
+            )],
+        };
+        assert_ne!(
+            explain(&world, &request).unwrap().decision,
+            FinalDecision::Allowed
+        );
+        let star = json!({"Sid": "DelegateToPartner", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*",
+            "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"],
+            "Condition": {"StringEquals": {DATA_ACCESS_POINT_ACCOUNT: "333333333333"}}});
+        let mut widened = world.clone();
+        let policy = widened.buckets[0].policy.as_mut().unwrap();
+        policy["Statement"].as_array_mut().unwrap().push(star);
+        assert_eq!(
+            explain(&widened, &request).unwrap().decision,
+            FinalDecision::Allowed
+        );
+        // The planner's delegation for spark through partner-ap leaves the admin denied.
+        let spec = Spec::parse(
+            "principal = \"arn:aws:iam::222222222222:role/spark\"\nbucket = \"lake\"\nkeys = [\"data/*\"]\naccess = [\"read\"]\naccess_point = \"arn:aws:s3:us-east-1:333333333333:accesspoint/partner-ap\"\n",
+            "spec.toml",
+        )
+        .unwrap();
+        let planned =
+            crate::core::plan::plan(&world, &spec, crate::core::plan::PlanOptions::default()).unwrap();
+        let mut edited = world.clone();
+        for edit in &planned.edits {
+            crate::core::plan::set_value(&mut edited, &edit.resource, Some(&edit.after)).unwrap();
+        }
+        assert_ne!(
+            explain(&edited, &request).unwrap().decision,
+            FinalDecision::Allowed
+        );
+    }
 }
