@@ -1,6 +1,7 @@
 //! Transactional apply through the world adapter: a fault campaign (each step of a four-step
 //! plan fails in turn, through a failing writer), failing restores, a stale plan, the
-//! no-terminal refusal, rollback refusals, and crashes between steps (failpoints).
+//! no-terminal refusal, rollback refusals, crashes between steps (failpoints), and apply and
+//! rollback of an access point policy with the bucket's delegation.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +13,7 @@
 use s3fix::adapter::snapshot::SnapshotWriter;
 use s3fix::adapter::{AdapterError, Writer};
 use s3fix::core::plan::{Plan, PlanOptions, ResourceRef, plan};
+use s3fix::core::s3::{FinalDecision, S3Action, S3Request, explain};
 use s3fix::core::spec::Spec;
 use s3fix::core::world::World;
 use s3fix::exec::apply::{Calls, begin, run};
@@ -227,31 +229,39 @@ fn read_world(directory: &std::path::Path) -> World {
     serde_json::from_str(&std::fs::read_to_string(directory.join("world.json")).unwrap()).unwrap()
 }
 
-#[test]
-fn apply_then_rollback_restores_the_world_file_byte_for_byte() {
-    let directory = setup();
-    let original = std::fs::read(WORLD).unwrap();
-    let applied = s3fix(&["apply", "plan.json", "--yes"], directory.path());
+/// `s3fix apply plan.json --yes` (then `applied` checks the world), then `s3fix rollback` of the
+/// one journaled operation; both must exit 0.
+fn apply_then_rollback(directory: &std::path::Path, applied: impl FnOnce()) {
+    let output = s3fix(&["apply", "plan.json", "--yes"], directory);
     assert_eq!(
-        applied.status.code(),
+        output.status.code(),
         Some(0),
         "{}",
-        String::from_utf8_lossy(&applied.stderr)
+        String::from_utf8_lossy(&output.stderr)
     );
-    assert_ne!(
-        std::fs::read(directory.path().join("world.json")).unwrap(),
-        original
-    );
-    let journal = journals(directory.path());
+    applied();
+    let journal = journals(directory);
     assert_eq!(journal.len(), 1);
     let id = journal[0].file_stem().unwrap().to_string_lossy().to_string();
-    let rolled = s3fix(&["rollback", &id], directory.path());
+    let rolled = s3fix(&["rollback", &id], directory);
     assert_eq!(
         rolled.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&rolled.stderr)
     );
+}
+
+#[test]
+fn apply_then_rollback_restores_the_world_file_byte_for_byte() {
+    let directory = setup();
+    let original = std::fs::read(WORLD).unwrap();
+    apply_then_rollback(directory.path(), || {
+        assert_ne!(
+            std::fs::read(directory.path().join("world.json")).unwrap(),
+            original
+        );
+    });
     assert_eq!(
         std::fs::read(directory.path().join("world.json")).unwrap(),
         original
@@ -442,4 +452,144 @@ mod crash {
             std::fs::read(WORLD).unwrap()
         );
     }
+}
+
+// ---------------------------------------------------------------- through an access point
+//
+// Apply and rollback of a plan through an access point, on a world file: the bucket policy gains
+// the delegation and the access point policy the exact-principal grant (in that order); a
+// failing access point policy write restores the bucket policy; `s3fix apply` then
+// `s3fix rollback` leaves the world file byte for byte as it was.
+
+const AP_WORLD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/plans/examples/access-point-world.json"
+);
+const LAKE_AP: &str = "arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap";
+const SPARK: &str = "arn:aws:iam::222222222222:role/spark";
+const AP_SPEC: &str = "principal = \"arn:aws:iam::222222222222:role/spark\"\nbucket = \"lake\"\nkeys = [\"published/*\"]\naccess = [\"read\"]\naccess_point = \"arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap\"\n";
+
+/// The example world without the bucket's delegation to its access points: a read of
+/// `published/*` through lake-ap then needs both the delegation and an access point policy grant.
+fn ap_world() -> World {
+    let mut world: Value = serde_json::from_str(&std::fs::read_to_string(AP_WORLD).unwrap()).unwrap();
+    let statements = world["buckets"][0]["policy"]["Statement"].as_array_mut().unwrap();
+    assert_eq!(statements[0]["Sid"], "DelegateToAccessPoints");
+    statements.remove(0);
+    serde_json::from_value(world).unwrap()
+}
+
+fn ap_spec() -> Spec {
+    Spec::parse(AP_SPEC, "spec.toml").unwrap()
+}
+
+fn read_through_the_access_point(world: &World) -> FinalDecision {
+    let request = S3Request {
+        principal: "arn:aws:sts::222222222222:assumed-role/spark/s3fix-probe".into(),
+        action: S3Action::Get,
+        bucket: "lake".into(),
+        key: "published/report.pdf".into(),
+        context: s3fix::core::plan::caller_context(&ap_spec()),
+    };
+    explain(world, &request).unwrap().decision
+}
+
+#[test]
+fn the_plan_delegates_then_grants_on_the_access_point() {
+    let start = ap_world();
+    assert_ne!(read_through_the_access_point(&start), FinalDecision::Allowed);
+    let planned = plan(&start, &ap_spec(), PlanOptions::default()).unwrap();
+    let resources: Vec<&ResourceRef> = planned.edits.iter().map(|edit| &edit.resource).collect();
+    assert_eq!(
+        resources,
+        vec![
+            &ResourceRef::BucketPolicy {
+                bucket: "lake".into()
+            },
+            &ResourceRef::AccessPointPolicy {
+                access_point: LAKE_AP.into()
+            },
+        ]
+    );
+    let mut edited = start.clone();
+    for edit in &planned.edits {
+        s3fix::core::plan::set_value(&mut edited, &edit.resource, Some(&edit.after)).unwrap();
+    }
+    assert_eq!(read_through_the_access_point(&edited), FinalDecision::Allowed);
+    let granted = &planned.edits[1].after["Statement"];
+    let grant = granted
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|statement| statement["Sid"] == "S3fixReadSpark")
+        .unwrap();
+    assert_eq!(grant["Principal"], serde_json::json!({"AWS": SPARK}));
+    assert!(
+        planned.proof.failures().is_empty(),
+        "{:?}",
+        planned.proof.failures()
+    );
+}
+
+#[test]
+fn a_refused_access_point_policy_write_restores_the_bucket_policy() {
+    let start = ap_world();
+    let planned = plan(&start, &ap_spec(), PlanOptions::default()).unwrap();
+    let point_edit = planned.edits[1].clone();
+    // The second write is the access point policy's.
+    let writer = FailingWriter::new(start.clone(), Some(2), Vec::new());
+    let directory = tempfile::tempdir().unwrap();
+    let journal = Journal::new(directory.path());
+    let runtime = runtime();
+    let calls = Calls {
+        writer: &writer,
+        runtime: &runtime,
+    };
+    let (operation, _) = begin(&journal, &planned, None, std::time::SystemTime::now()).unwrap();
+    let outcome = run(&calls, &journal, operation, &mut Vec::new).unwrap();
+    assert_eq!(outcome.operation.status, OperationStatus::RolledBack);
+    assert_eq!(writer.inner.world(), start, "the world is exactly as before");
+    let (journaled, _) = journal.load(&outcome.operation.id).unwrap();
+    assert_eq!(journaled.steps.len(), 2);
+    assert_eq!(journaled.steps[1].before, point_edit.before);
+    assert_eq!(journaled.steps[1].after.as_ref(), Some(&point_edit.after));
+    assert_eq!(journaled.steps[0].state, StepState::Restored);
+    assert!(
+        outcome
+            .failures
+            .iter()
+            .any(|failure| failure.contains("injected write failure")
+                && failure.contains("access point policy")),
+        "{:?}",
+        outcome.failures
+    );
+}
+
+#[test]
+fn apply_then_rollback_of_an_access_point_policy_restores_the_world_file() {
+    let directory = tempfile::tempdir().unwrap();
+    // As the world writer writes it, so the rollback can restore it byte for byte.
+    let mut original = serde_json::to_vec_pretty(&ap_world()).unwrap();
+    original.push(b'\n');
+    std::fs::write(directory.path().join("world.json"), &original).unwrap();
+    std::fs::write(directory.path().join("spec.toml"), AP_SPEC).unwrap();
+    let planned = s3fix(
+        &["plan", "spec.toml", "--world", "world.json", "-o", "plan.json"],
+        directory.path(),
+    );
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let after = || -> World {
+        serde_json::from_slice(&std::fs::read(directory.path().join("world.json")).unwrap()).unwrap()
+    };
+    apply_then_rollback(directory.path(), || {
+        assert_eq!(read_through_the_access_point(&after()), FinalDecision::Allowed);
+    });
+    assert!(
+        std::fs::read(directory.path().join("world.json")).unwrap() == original,
+        "the world file is not restored byte for byte"
+    );
 }

@@ -46,25 +46,34 @@ fn live_gate(endpoint: &str, args: &[&str], gate: &str) -> anyhow::Result<serde_
         .unwrap_or(serde_json::Value::Null))
 }
 
-#[tokio::test]
-async fn access_point_reads_and_explain_through_it() -> anyhow::Result<()> {
-    let Some(moto) = support::moto() else {
-        return Ok(());
-    };
-    let scenario = Scenario::create(&moto.endpoint, "s3fix-access-points").await?;
-    // moto names the XML root of its access point answers `…Response`; AWS and the SDK use
-    // `…Result`. The proxy renames it and changes nothing else.
+/// The scenario with a bucket named `bucket`, the proxy in front of moto, and an S3 Control
+/// client of the bucket account through the proxy. moto names the XML root of its access point
+/// answers `…Response`; AWS and the SDK use `…Result`: the proxy renames it and changes nothing
+/// else.
+async fn through_proxy(
+    moto_endpoint: &str,
+    bucket: &str,
+) -> anyhow::Result<(Scenario, FaultProxy, aws_sdk_s3control::Client)> {
+    let scenario = Scenario::create(moto_endpoint, bucket).await?;
     let proxy = FaultProxy::start_script(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/support/s3control_result_proxy.py"
         ),
-        &moto.endpoint,
+        moto_endpoint,
     )?;
-    let endpoint = proxy.endpoint.clone();
-    let base = base_config(&endpoint).await;
+    let base = base_config(&proxy.endpoint).await;
     let bucket_admin = assume(&base, &admin_role(BUCKET_ACCOUNT)).await?;
-    let control = s3control(&bucket_admin);
+    Ok((scenario, proxy, s3control(&bucket_admin)))
+}
+
+#[tokio::test]
+async fn access_point_reads_and_explain_through_it() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let (scenario, proxy, control) = through_proxy(&moto.endpoint, "s3fix-access-points").await?;
+    let endpoint = proxy.endpoint.clone();
     control
         .create_access_point()
         .account_id(BUCKET_ACCOUNT)
@@ -236,5 +245,98 @@ async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
         text.contains("VPC endpoint policy") && text.contains("NoReads"),
         "{text}"
     );
+    Ok(())
+}
+
+/// moto 5.2.5 implements PutAccessPointPolicy and DeleteAccessPointPolicy: the AWS writer writes
+/// an access point policy in the access point's account, reads it back as `observe` does, deletes
+/// it (a second delete leaves it absent, as asked); then `s3fix drift --fix` on a spec through the
+/// access point reads the access point (else its gate would be unknown), plans the grant, and
+/// applies it through the same transactional apply as `s3fix apply`.
+#[tokio::test]
+async fn access_point_policy_writes_and_drift_fix_through_it() -> anyhow::Result<()> {
+    use s3fix::adapter::Writer as _;
+    use s3fix::core::plan::ResourceRef;
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let (scenario, proxy, control) = through_proxy(&moto.endpoint, "s3fix-access-point-writes").await?;
+    let endpoint = proxy.endpoint.clone();
+    control
+        .create_access_point()
+        .account_id(BUCKET_ACCOUNT)
+        .name("lake-ro")
+        .bucket(&scenario.bucket)
+        .send()
+        .await?;
+    let arn = format!("arn:aws:s3:us-east-1:{BUCKET_ACCOUNT}:accesspoint/lake-ro");
+    let resource = ResourceRef::AccessPointPolicy {
+        access_point: arn.clone(),
+    };
+    let adapter = support::adapter(&endpoint).await?;
+    assert_eq!(adapter.read(&resource).await?, None);
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Probe", "Effect": "Allow",
+        "Principal": {"AWS": scenario.principal_arn}, "Action": "s3:GetObject",
+        "Resource": format!("{arn}/object/probe/*")}]});
+    adapter.write(&resource, Some(&policy)).await?;
+    assert_eq!(adapter.read(&resource).await?, Some(policy.clone()));
+    assert_eq!(adapter.read_access_point(&arn).await?.point.policy, Some(policy));
+    adapter.write(&resource, None).await?;
+    assert_eq!(adapter.read(&resource).await?, None);
+    adapter.write(&resource, None).await?;
+    let elsewhere = ResourceRef::AccessPointPolicy {
+        access_point: "arn:aws:s3:us-east-1:999999999999:accesspoint/x".into(),
+    };
+    let refused = adapter
+        .write(
+            &elsewhere,
+            Some(&json!({"Version": "2012-10-17", "Statement": []})),
+        )
+        .await;
+    assert!(refused.is_err_and(|error| error.to_string().contains("`999999999999`")));
+
+    // drift --fix through the access point.
+    let directory = tempfile::tempdir()?;
+    let spec = format!(
+        "principal = \"{}\"\nbucket = \"{}\"\nkeys = [\"{}\"]\naccess = [\"read\"]\naccess_point = \"{arn}\"\n",
+        scenario.principal_arn, scenario.bucket, scenario.object_key
+    );
+    std::fs::write(directory.path().join("spec.toml"), spec)?;
+    let drift = |fix: bool| -> anyhow::Result<(Option<i32>, serde_json::Value, String)> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_s3fix"));
+        command
+            .current_dir(directory.path())
+            .args(["drift", "spec.toml", "--output", "json"])
+            .args(["--bucket-role", &admin_role(BUCKET_ACCOUNT)])
+            .args(["--caller-role", &admin_role(CALLER_ACCOUNT)])
+            .args(["--endpoint-url", &endpoint, "--region", "us-east-1"])
+            .env("NO_COLOR", "1");
+        if fix {
+            command.args(["--fix", "--yes"]);
+        }
+        let output = command.output()?;
+        let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+        Ok((
+            output.status.code(),
+            report,
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        ))
+    };
+    let (code, report, stderr) = drift(true)?;
+    assert_eq!(code, Some(2), "{report}\n{stderr}");
+    let written = adapter
+        .read(&resource)
+        .await?
+        .expect("the access point policy is written");
+    let statements = written["Statement"].as_array().unwrap();
+    assert!(
+        statements.iter().any(
+            |statement| statement["Principal"] == json!({"AWS": scenario.principal_arn})
+                && statement["Resource"] == json!([format!("{arn}/object/{}", scenario.object_key)])
+        ),
+        "{written}"
+    );
+    let (code, report, stderr) = drift(false)?;
+    assert_eq!(code, Some(0), "in sync after the fix: {report}\n{stderr}");
     Ok(())
 }

@@ -150,6 +150,7 @@ fn kind_of(resource: &ResourceRef) -> &'static str {
         ResourceRef::OwnershipControls { .. } => "ownershipControls",
         ResourceRef::BucketAcl { .. } => "bucketAcl",
         ResourceRef::KeyPolicy { .. } => "keyPolicy",
+        ResourceRef::AccessPointPolicy { .. } => "accessPointPolicy",
         _ => "other",
     }
 }
@@ -237,6 +238,7 @@ fn check_edit(
         "ownershipControls",
         "bucketAcl",
         "keyPolicy",
+        "accessPointPolicy",
     ]
     .contains(&kind)
     {

@@ -8,6 +8,10 @@
 //! outsider with an admin identity policy, no request outside the spec flips from not-allowed to
 //! allowed. The one tolerated flip: when the plan switches Object Ownership, principals of the
 //! bucket's own account gain their usual rights on that bucket's objects.
+//!
+//! Some worlds attach an access point (owned by one of the accounts, with a random policy) and
+//! some specs go through it: then every request is also probed through the access point, and no
+//! request by any route but the spec's own may flip either.
 
 #![allow(
     clippy::indexing_slicing,
@@ -66,6 +70,9 @@ struct Params {
     exact_key: bool,
     access: Vec<Access>,
     allow_deny_exception: bool,
+    /// An access point: its owner (an account index), its policy template, whether the spec goes
+    /// through it.
+    access_point: Option<(usize, usize, bool)>,
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -104,12 +111,22 @@ fn params() -> impl Strategy<Value = Params> {
             prop::bool::weighted(0.3),
             access,
             prop::bool::weighted(0.3),
+            prop::option::weighted(0.4, (0..3usize, 0..5usize, prop::bool::weighted(0.7))),
         ),
     )
         .prop_map(
             |(
                 (accounts, principals, ownership, policy, block, bucket_acl),
-                (objects, default_kms, key_policy, spec_principal, exact_key, access, allow_deny_exception),
+                (
+                    objects,
+                    default_kms,
+                    key_policy,
+                    spec_principal,
+                    exact_key,
+                    access,
+                    allow_deny_exception,
+                    access_point,
+                ),
             )| Params {
                 accounts,
                 principals,
@@ -124,8 +141,40 @@ fn params() -> impl Strategy<Value = Params> {
                 exact_key,
                 access,
                 allow_deny_exception,
+                access_point,
             },
         )
+}
+
+/// The access point's ARN, in the account it is owned by.
+fn access_point_arn(params: &Params, owner: usize) -> String {
+    format!(
+        "arn:aws:s3:us-east-1:{}:accesspoint/prop-ap",
+        account(params, owner)
+    )
+}
+
+/// An access point policy: none, the spec principal's data reads, anyone's reads, another
+/// principal's everything, or a Deny of the spec's data.
+fn access_point_policy(params: &Params, arn: &str, template: usize) -> Option<Value> {
+    let statement = match template {
+        0 => return None,
+        1 => {
+            json!({"Effect": "Allow", "Principal": {"AWS": principal_arn(params, params.spec_principal % params.principals.len())},
+            "Action": "s3:GetObject", "Resource": format!("{arn}/object/data/*")})
+        }
+        2 => {
+            json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("{arn}/object/*")})
+        }
+        3 => {
+            json!({"Effect": "Allow", "Principal": {"AWS": principal_arn(params, (params.spec_principal + 1) % params.principals.len())},
+            "Action": "s3:*", "Resource": [arn.to_string(), format!("{arn}/object/*")]})
+        }
+        _ => {
+            json!({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": format!("{arn}/object/data/*")})
+        }
+    };
+    Some(json!({"Version": "2012-10-17", "Statement": [statement]}))
 }
 
 fn account(params: &Params, index: usize) -> &'static str {
@@ -291,6 +340,15 @@ fn build(params: &Params) -> (World, Spec, PlanOptions) {
         })
         .collect();
     bucket["objects"] = json!(objects);
+    if let Some((owner, template, _)) = params.access_point {
+        let arn = access_point_arn(params, owner);
+        let mut point = json!({"name": "prop-ap", "arn": arn, "account": account(params, owner),
+            "bucketAccount": BUCKET_ACCOUNT, "networkOrigin": "Internet"});
+        if let Some(policy) = access_point_policy(params, &arn, template) {
+            point["policy"] = policy;
+        }
+        bucket["accessPoints"] = json!([point]);
+    }
     let mut key_statements = vec![
         json!({"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{BUCKET_ACCOUNT}:root")}, "Action": "kms:*", "Resource": "*"}),
     ];
@@ -319,7 +377,10 @@ fn build(params: &Params) -> (World, Spec, PlanOptions) {
         }],
         access: params.access.clone(),
         context: Default::default(),
-        access_point: None,
+        access_point: params
+            .access_point
+            .filter(|(_, _, through)| *through)
+            .map(|(owner, _, _)| access_point_arn(params, owner)),
         bucket_account: Default::default(),
         caller_account: Default::default(),
     };
@@ -437,13 +498,36 @@ fn widenings(world: &World, spec: &Spec, plan: &Plan) -> (Vec<String>, Vec<Strin
         "data-x/y",
     ];
     let prefixes = ["", "data/", "data/a.csv", "other/", "data"];
-    for (caller, arn) in &callers {
-        let is_target = arn.as_deref() == Some(spec.principal.as_str());
+    // Directly, and through the world's access point if it has one.
+    let mut routes: Vec<Option<String>> = vec![None];
+    routes.extend(
+        world
+            .buckets
+            .iter()
+            .flat_map(|bucket| bucket.access_points.iter())
+            .map(|point| Some(point.arn.clone())),
+    );
+    for ((caller, arn), route) in callers
+        .iter()
+        .flat_map(|caller| routes.iter().map(move |route| (caller, route)))
+    {
+        // A spec through an access point asks for its requests through it only; a direct spec
+        // asks for the principal's requests on the bucket's objects, and AWS lets a bucket grant
+        // reach them through any access point that lets the principal through too (both must
+        // permit): the same principal, action and object, by another route, is what it asked.
+        let is_target = arn.as_deref() == Some(spec.principal.as_str())
+            && (spec.access_point.is_none() || *route == spec.access_point);
         let own_account = caller.split(':').nth(4) == Some(BUCKET_ACCOUNT);
-        let context: Vec<(String, ContextEntry)> = arn
+        let mut context: Vec<(String, ContextEntry)> = arn
             .iter()
             .map(|arn| ("aws:PrincipalArn".to_string(), ContextEntry::Single(arn.clone())))
             .collect();
+        if let Some(point) = route {
+            context.push((
+                "s3:DataAccessPointArn".to_string(),
+                ContextEntry::Single(point.clone()),
+            ));
+        }
         let mut requests: Vec<(S3Action, &str)> = Vec::new();
         for key in object_keys {
             for action in [S3Action::Get, S3Action::Put, S3Action::Delete] {
@@ -472,8 +556,12 @@ fn widenings(world: &World, spec: &Spec, plan: &Plan) -> (Vec<String>, Vec<Strin
                 if takes_ownership && own_account && action.is_object() {
                     continue;
                 }
+                let through = route
+                    .as_ref()
+                    .map(|point| format!(" through `{point}`"))
+                    .unwrap_or_default();
                 let flip = format!(
-                    "{caller} {} on `{key}` flips from {was:?} to Allowed",
+                    "{caller} {} on `{key}`{through} flips from {was:?} to Allowed",
                     action.iam_action()
                 );
                 let denies: Vec<(bool, usize)> = was_explained
@@ -592,6 +680,9 @@ fn generator_produces_a_mix() {
     let mut outcomes = Outcomes::default();
     let mut proof_failures = std::collections::BTreeMap::new();
     let mut known_widenings = 0;
+    // Plans that write an access point policy, and plans that delegate to an access point.
+    let mut point_edits = 0usize;
+    let mut delegations = 0usize;
     let mut examples = std::collections::BTreeMap::new();
     let total = 200;
     for _ in 0..total {
@@ -600,6 +691,16 @@ fn generator_produces_a_mix() {
         let result = plan(&world, &spec, options);
         classify(&mut outcomes, &result);
         if let Ok(plan) = &result {
+            point_edits += usize::from(
+                plan.edits
+                    .iter()
+                    .any(|edit| matches!(edit.resource, ResourceRef::AccessPointPolicy { .. })),
+            );
+            delegations += usize::from(
+                plan.edits
+                    .iter()
+                    .any(|edit| edit.after.to_string().contains("S3fixDelegate")),
+            );
             let (problems, known) = widenings(&world, &spec, plan);
             assert!(problems.is_empty(), "the plan widens access: {problems:?}");
             if !known.is_empty() {
@@ -625,21 +726,36 @@ fn generator_produces_a_mix() {
                         "other"
                     };
                     *proof_failures.entry(kind).or_insert(0usize) += 1;
-                    examples
-                        .entry(kind)
-                        .or_insert_with(|| format!("{part}\n    spec {spec:?}"));
+                    examples.entry(kind).or_insert_with(|| {
+                        if std::env::var("PROP_DEBUG").is_ok() {
+                            format!(
+                                "{part}\n    spec {spec:?}\n    world {}",
+                                serde_json::to_string(&world).unwrap()
+                            )
+                        } else {
+                            format!("{part}\n    spec {spec:?}")
+                        }
+                    });
                 }
             }
         }
     }
     println!(
-        "{total} generated specs: {outcomes:?}; plans whose deny exemption widens beyond the spec (known): {known_widenings}"
+        "{total} generated specs: {outcomes:?}; plans whose deny exemption widens beyond the spec (known): {known_widenings}; plans writing an access point policy: {point_edits}; plans delegating to an access point: {delegations}"
     );
     for (kind, count) in &proof_failures {
         println!("proof failure x{count}: {}", examples[kind]);
     }
     assert_eq!(outcomes.other, 0, "{outcomes:?}");
     assert_eq!(known_widenings, 0, "a deny exemption widened beyond the spec");
+    assert!(
+        point_edits >= 3,
+        "too few plans writing an access point policy: {point_edits}"
+    );
+    assert!(
+        delegations >= 3,
+        "too few plans delegating to an access point: {delegations}"
+    );
     assert!(
         outcomes.edits >= total / 10,
         "too few plans with edits: {outcomes:?}"

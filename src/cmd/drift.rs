@@ -263,7 +263,7 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                         Ok(merged)
                     }
                 };
-                let world = world.map(|mut world: World| {
+                let mut world = world.map(|mut world: World| {
                     for unknown in listing_unknown {
                         if !world.unknown.contains(&unknown) {
                             world.unknown.push(unknown);
@@ -271,6 +271,22 @@ fn observe_all(specs: &[LoadedSpec], printer: &Printer) -> Observed {
                     }
                     world
                 });
+                // The access point a spec goes through and the endpoint of its aws:SourceVpce,
+                // read as plan and apply read them (else their gates would be unknown, and
+                // apply's re-plan would refuse a fix drift planned).
+                if let Ok(observed) = &mut world {
+                    for spec in &group_specs {
+                        let taken = std::mem::take(observed);
+                        match crate::exec::observe::with_spec_gateways(&adapter, spec, taken.clone()).await {
+                            Ok(extended) => *observed = extended,
+                            Err(error) => {
+                                *observed = taken;
+                                failed
+                                    .insert((spec.bucket.clone(), spec.principal.clone()), error.to_string());
+                            }
+                        }
+                    }
+                }
                 anyhow::Ok((world, adapter.call_counts()))
             })?;
             if aws.verbose {

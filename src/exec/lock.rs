@@ -1,7 +1,7 @@
-//! One writer at a time: a lock per bucket, principal and KMS key an apply or rollback touches,
-//! held for the whole operation. [`LocalLock`] keeps them as lock files under the journal
-//! directory (an OS file lock, released when the process exits however it exits); the [`Lock`]
-//! trait leaves room for a shared lease when runners on many machines write the same accounts.
+//! One writer at a time: a lock per bucket, principal, KMS key and access point an apply or
+//! rollback touches, held for the whole operation. [`LocalLock`] keeps them as lock files under
+//! the journal directory (an OS file lock, released when the process exits however it exits);
+//! the [`Lock`] trait leaves room for a shared lease when runners on many machines write the same accounts.
 
 use crate::core::plan::ResourceRef;
 use sha2::{Digest, Sha256};
@@ -18,6 +18,8 @@ pub enum LockName {
     Principal(String),
     /// A KMS key's policy.
     Key(String),
+    /// An access point's policy (by ARN).
+    AccessPoint(String),
 }
 
 impl LockName {
@@ -29,6 +31,9 @@ impl LockName {
             | ResourceRef::OwnershipControls { bucket }
             | ResourceRef::BucketAcl { bucket } => Some(LockName::Bucket(bucket.clone())),
             ResourceRef::KeyPolicy { key } => Some(LockName::Key(key.clone())),
+            ResourceRef::AccessPointPolicy { access_point } => {
+                Some(LockName::AccessPoint(access_point.clone()))
+            }
             _ => None,
         }
     }
@@ -39,6 +44,7 @@ impl LockName {
             LockName::Bucket(bucket) => format!("bucket `{bucket}`"),
             LockName::Principal(principal) => format!("principal `{principal}`"),
             LockName::Key(key) => format!("key `{key}`"),
+            LockName::AccessPoint(access_point) => format!("access point `{access_point}`"),
         }
     }
 
@@ -47,6 +53,7 @@ impl LockName {
             LockName::Bucket(bucket) => ("bucket", bucket),
             LockName::Principal(principal) => ("principal", principal),
             LockName::Key(key) => ("key", key),
+            LockName::AccessPoint(access_point) => ("access-point", access_point),
         };
         // Bucket names are file-safe; ARNs are not: a digest keeps every name one flat file.
         let digest = Sha256::digest(name.as_bytes());
@@ -227,5 +234,31 @@ mod tests {
         }
         drop(first);
         assert!(lock.acquire(&names, &Holder::this_process("apply two")).is_ok());
+    }
+
+    #[test]
+    fn an_access_point_policy_takes_the_access_point_lock() {
+        let arn = "arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap";
+        let names = names_for(&[
+            ResourceRef::BucketPolicy {
+                bucket: "lake".into(),
+            },
+            ResourceRef::AccessPointPolicy {
+                access_point: arn.into(),
+            },
+        ]);
+        assert_eq!(
+            names,
+            vec![LockName::Bucket("lake".into()), LockName::AccessPoint(arn.into())]
+        );
+        assert_eq!(names[1].describe(), format!("access point `{arn}`"));
+        let directory = tempfile::tempdir().unwrap();
+        let lock = LocalLock::new(directory.path());
+        let first = lock.acquire(&names, &Holder::this_process("apply one")).unwrap();
+        match lock.acquire(&names[1..], &Holder::this_process("apply two")) {
+            Err(LockError::Held { name, .. }) => assert_eq!(name, format!("access point `{arn}`")),
+            other => panic!("expected a held lock, got {other:?}"),
+        }
+        drop(first);
     }
 }

@@ -156,7 +156,12 @@ pub async fn with_spec_gateways(
     spec: &crate::core::spec::Spec,
     mut world: World,
 ) -> Result<World, crate::adapter::AdapterError> {
-    if let Some(access_point) = &spec.access_point {
+    // Several specs of one drift run may name the same access point: it is read once.
+    if let Some(access_point) = spec
+        .access_point
+        .as_ref()
+        .filter(|named| world.access_point(named).is_none())
+    {
         let read = adapter.read_access_point(access_point).await?;
         attach_access_point(&mut world, read);
     }

@@ -137,7 +137,7 @@ impl AwsAdapter {
 }
 
 /// `GetAccessPointPolicy`: `None` when the access point has no policy.
-async fn policy(
+pub(super) async fn policy(
     control: &aws_sdk_s3control::Client,
     arn: &AccessPointArn,
 ) -> Result<Option<serde_json::Value>, Failure> {

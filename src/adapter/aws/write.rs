@@ -1,5 +1,6 @@
 //! Reads and writes of the resources s3fix edits: inline policies, bucket policies, bucket ACLs,
-//! Object Ownership and KMS key policies ([`crate::adapter::Writer`] over the AWS SDK).
+//! Object Ownership, KMS key policies and access point policies ([`crate::adapter::Writer`] over
+//! the AWS SDK).
 //!
 //! INVARIANT: `read` returns exactly what `observe` puts in the world for the same resource (same
 //! API, same parsing), so fingerprints of an observed world and of a read agree.
@@ -13,6 +14,7 @@ use super::{
 };
 use crate::adapter::{AdapterError, PrincipalRef, Writer};
 use crate::core::plan::ResourceRef;
+use crate::core::s3::access_point::AccessPointArn;
 use crate::core::world::{Acl, Grantee};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -175,6 +177,37 @@ impl AwsAdapter {
         }
     }
 
+    /// The session in the access point's account (S3 Control calls name that account) and the
+    /// parsed access point ARN.
+    fn point_session(
+        &self,
+        mode: Mode,
+        operation: &str,
+        resource: &ResourceRef,
+        access_point: &str,
+    ) -> Result<(&Session, AccessPointArn), AdapterError> {
+        let Some((arn, _)) = AccessPointArn::parse_with_key(access_point) else {
+            return Err(described(
+                mode,
+                operation,
+                resource,
+                "not an access point ARN (`arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME`)".into(),
+            ));
+        };
+        match self.sessions.in_account(&arn.account) {
+            Some(session) => Ok((session, arn)),
+            None => Err(described(
+                mode,
+                operation,
+                resource,
+                format!(
+                    "no session has credentials in the access point's account `{}` (hint: pass --bucket-role or --caller-role with a role in that account)",
+                    arn.account
+                ),
+            )),
+        }
+    }
+
     async fn read_resource(&self, resource: &ResourceRef) -> Result<Option<Value>, AdapterError> {
         let mode = Mode::Read;
         match resource {
@@ -261,6 +294,13 @@ impl AwsAdapter {
                         )
                     }),
                 }
+            }
+            ResourceRef::AccessPointPolicy { access_point } => {
+                let operation = "GetAccessPointPolicy";
+                let (session, arn) = self.point_session(mode, operation, resource, access_point)?;
+                super::access_point::policy(&session.s3control, &arn)
+                    .await
+                    .map_err(|failure| failed(session, mode, operation, resource, &failure))
             }
             _ => Err(AdapterError::NotWritable(resource.describe())),
         }
@@ -523,6 +563,51 @@ impl AwsAdapter {
                             &Failure::from_sdk(&error),
                         )
                     })
+            }
+            ResourceRef::AccessPointPolicy { access_point } => {
+                let operation = if value.is_some() {
+                    "PutAccessPointPolicy"
+                } else {
+                    "DeleteAccessPointPolicy"
+                };
+                let (session, arn) = self.point_session(mode, operation, resource, access_point)?;
+                let control = &session.s3control;
+                let answer = match value {
+                    Some(document) => {
+                        let text = document_text(mode, operation, resource, document)?;
+                        control
+                            .put_access_point_policy()
+                            .account_id(&arn.account)
+                            .name(&arn.name)
+                            .policy(text)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|error| Failure::from_sdk(&error))
+                    }
+                    None => control
+                        .delete_access_point_policy()
+                        .account_id(&arn.account)
+                        .name(&arn.name)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|error| Failure::from_sdk(&error)),
+                };
+                match answer {
+                    Ok(()) => Ok(()),
+                    // Deleting a policy that is not there leaves it absent, as asked.
+                    Err(failure)
+                        if value.is_none()
+                            && matches!(
+                                failure.class(),
+                                FailureClass::NoSuchResource | FailureClass::Absent
+                            ) =>
+                    {
+                        Ok(())
+                    }
+                    Err(failure) => Err(failed(session, mode, operation, resource, &failure)),
+                }
             }
             _ => Err(AdapterError::NotWritable(resource.describe())),
         }

@@ -33,6 +33,11 @@ pub enum ResourceRef {
         /// The bucket.
         bucket: String,
     },
+    /// An S3 access point's policy (written through S3 Control by the access point's account).
+    AccessPointPolicy {
+        /// The access point ARN.
+        access_point: String,
+    },
     /// A KMS key policy.
     KeyPolicy {
         /// The key ARN.
@@ -78,6 +83,9 @@ impl ResourceRef {
             ResourceRef::OwnershipControls { bucket } => format!("Object Ownership of `{bucket}`"),
             ResourceRef::BucketAcl { bucket } => format!("bucket ACL of `{bucket}`"),
             ResourceRef::KeyPolicy { key } => format!("key policy of `{key}`"),
+            ResourceRef::AccessPointPolicy { access_point } => {
+                format!("access point policy of `{access_point}`")
+            }
             ResourceRef::Principal { principal } => format!("policies of `{principal}`"),
             ResourceRef::BucketSettings { bucket } => format!("ACL and settings of `{bucket}`"),
             ResourceRef::Object { bucket, key } => format!("object `s3://{bucket}/{key}`"),
@@ -100,6 +108,10 @@ impl ResourceRef {
             | ResourceRef::BucketSettings { bucket }
             | ResourceRef::Object { bucket, .. } => world.bucket(bucket).map(|found| found.account.clone()),
             ResourceRef::Account { account } => Some(account.clone()),
+            ResourceRef::AccessPointPolicy { access_point } => {
+                crate::core::s3::access_point::AccessPointArn::parse_with_key(access_point)
+                    .map(|(arn, _)| arn.account)
+            }
         }
     }
 }
@@ -145,6 +157,9 @@ pub fn current_value(world: &World, resource: &ResourceRef) -> Result<Option<Val
             .as_ref()
             .map(|acl| serde_json::to_value(acl).unwrap_or(Value::Null)),
         ResourceRef::KeyPolicy { key } => world.key(key).ok_or_else(missing)?.policy.clone(),
+        ResourceRef::AccessPointPolicy { access_point } => {
+            world.access_point(access_point).ok_or_else(missing)?.1.policy.clone()
+        }
         ResourceRef::Principal { principal } => {
             Some(serde_json::to_value(world.principal(principal).ok_or_else(missing)?).unwrap_or(Value::Null))
         }
@@ -307,6 +322,17 @@ pub fn set_value(
             if let Some(found) = world.keys.iter_mut().find(|k| k.arn == arn) {
                 found.policy = value.cloned();
             }
+        }
+        ResourceRef::AccessPointPolicy { access_point } => {
+            let found = world
+                .buckets
+                .iter_mut()
+                .flat_map(|bucket| bucket.access_points.iter_mut())
+                .find(|point| {
+                    point.arn == *access_point || point.alias.as_deref() == Some(access_point.as_str())
+                })
+                .ok_or_else(missing)?;
+            found.policy = value.cloned();
         }
         _ => return Err(WorldEditError::ReadOnly(resource.describe())),
     }

@@ -84,6 +84,13 @@ pub fn caller_context(spec: &Spec) -> Vec<(String, ContextEntry)> {
     context
 }
 
+/// The ARN of the access point the spec's requests go through, as the world knows it (the spec
+/// may name it by alias). `None` for a direct spec or an access point the world does not hold.
+pub fn spec_access_point(world: &World, spec: &Spec) -> Option<String> {
+    let named = spec.access_point.as_deref()?;
+    world.access_point(named).map(|(_, point)| point.arn.clone())
+}
+
 /// Concrete keys for a key pattern: the objects of the world it covers, and a probe key.
 pub fn keys_for(world: &World, bucket: &str, pattern: &str) -> Vec<String> {
     match pattern.strip_suffix('*') {
@@ -143,6 +150,10 @@ pub(super) struct Needs {
     pub(super) ownership: bool,
     pub(super) key_grants: BTreeSet<(String, &'static str)>,
     pub(super) deny_exceptions: BTreeSet<(ResourceRef, usize)>,
+    /// Grants the spec's access point policy lacks.
+    pub(super) access_point: BTreeSet<Access>,
+    /// Access the bucket policy neither grants nor delegates to the spec's access point.
+    pub(super) delegation: BTreeSet<Access>,
 }
 
 /// The result of building: edits in apply order, what was read, warnings, the probes.
@@ -200,6 +211,9 @@ fn collect_needs(
 ) {
     let bucket = &spec.bucket;
     let caller_account = spec.principal_account().to_string();
+    let point_account = spec_access_point(world, spec)
+        .and_then(|arn| crate::core::s3::access_point::AccessPointArn::parse_with_key(&arn))
+        .map(|(arn, _)| arn.account);
     let mut block = |gate: Gate, what: String, statement: Option<StatementRef>, remedy: &str| {
         let blocker = Blocker {
             gate,
@@ -302,7 +316,23 @@ fn collect_needs(
                 (Gate::BucketPolicy, Verdict::ImplicitDeny)
                     if gate.code != ReasonCode::ForeignOwnedObject =>
                 {
-                    needs.bucket.insert(access);
+                    // Through an access point the bucket must delegate the request, never grant
+                    // it directly: a direct grant would open the bucket outside the access point.
+                    if spec.access_point.is_some() {
+                        needs.delegation.insert(access);
+                    } else {
+                        needs.bucket.insert(access);
+                    }
+                }
+                (Gate::AccessPointPolicy, Verdict::ImplicitDeny)
+                    if gate.code != ReasonCode::AccessPointNetworkOrigin
+                        && gate.missing.contains(&Missing::ResourcePolicy) =>
+                {
+                    // In the access point's own account the identity grant (needed anyway) is
+                    // enough: the access point policy is left alone.
+                    if point_account.as_deref() != Some(caller_account.as_str()) {
+                        needs.access_point.insert(access);
+                    }
                 }
                 (Gate::AclOwnership, Verdict::ImplicitDeny) => needs.ownership = true,
                 (Gate::BlockPublicAccess, Verdict::ExplicitDeny) => block(
@@ -394,7 +424,6 @@ fn collect_needs(
                 _ => {}
             }
         }
-        let _ = &caller_account;
     }
 }
 
@@ -507,6 +536,9 @@ fn read_resources(world: &World, spec: &Spec, probes: &[ProbeRequest]) -> Vec<Re
                 });
             }
         }
+    }
+    if let Some(access_point) = spec_access_point(world, spec) {
+        read.insert(ResourceRef::AccessPointPolicy { access_point });
     }
     for key in &world.keys {
         read.insert(ResourceRef::KeyPolicy { key: key.arn.clone() });

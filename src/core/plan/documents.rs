@@ -4,6 +4,7 @@
 use super::apply::{ResourceRef, owner_grant};
 use super::build::Needs;
 use super::ownership::ownership_change;
+use super::point::{Resources, access_point_edit, delegation_statements, grant_body_on};
 use super::{Blocker, Edit, Operation, PlanError, owned_policy_name};
 use crate::core::arn::{AccountId, Arn, partition_of_region, service_host};
 use crate::core::eval::StatementRef;
@@ -44,22 +45,7 @@ pub(super) fn access_word(access: Access) -> &'static str {
 
 /// The statement body (no Sid, no Principal) granting one access on the spec's keys.
 pub(super) fn grant_body(spec: &Spec, access: Access) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("Effect".into(), json!("Allow"));
-    body.insert("Action".into(), json!(access.action()));
-    match access {
-        Access::List => {
-            body.insert("Resource".into(), json!(spec.bucket_arn()));
-            body.insert(
-                "Condition".into(),
-                json!({"StringLike": {"s3:prefix": spec.list_prefixes()}}),
-            );
-        }
-        Access::Read | Access::Write => {
-            body.insert("Resource".into(), json!(spec.object_arns()));
-        }
-    }
-    body
+    grant_body_on(spec, access, &Resources::direct(spec))
 }
 
 /// Merge a new statement into a statement list by Sid: an existing statement with the Sid is
@@ -213,9 +199,16 @@ pub(super) fn edit(
 }
 
 /// The Denies that keep an exemption to exactly the spec: the exempted principal stays denied,
-/// under the original Deny's condition, on every resource outside the spec (`NotResource`), and
-/// for every action outside the spec (`NotAction`).
-fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<Value> {
+/// under the original Deny's condition, on every resource outside the spec (`NotResource`), for
+/// every action outside the spec (`NotAction`), outside the spec's context, and, for a spec
+/// through an access point, by any other route.
+fn exception_scope(
+    deny: &Value,
+    spec: &Spec,
+    index: usize,
+    name: &str,
+    access_point: Option<&str>,
+) -> Vec<Value> {
     let mut scope = Vec::new();
     let mut resources = spec.object_arns();
     if spec.access_set().contains(&Access::List) {
@@ -266,6 +259,21 @@ fn exception_scope(deny: &Value, spec: &Spec, index: usize, name: &str) -> Vec<V
         spec,
         &format!("S3fixDeny{index}OutsideSpecContext{name}"),
     ));
+    // And, for a spec through an access point, only through it: a direct request (no
+    // s3:DataAccessPointArn, so the negated operator matches) or one through another access
+    // point stays denied.
+    if let Some(access_point) = access_point {
+        scope.push(scoped_deny(
+            deny,
+            spec,
+            &format!("S3fixDeny{index}OutsideAccessPoint{name}"),
+            (
+                "StringNotEquals",
+                crate::core::s3::access_point::DATA_ACCESS_POINT_ARN,
+                access_point,
+            ),
+        ));
+    }
     scope
 }
 
@@ -345,23 +353,29 @@ fn context_scope(deny: &Value, spec: &Spec, sid: &str) -> Vec<Value> {
         .filter(|(key, _)| !key.eq_ignore_ascii_case("aws:PrincipalArn"))
         .enumerate()
     {
-        let mut statement = principal_deny(spec, &format!("{sid}{}", number + 1));
-        for element in ["Action", "NotAction", "Resource", "NotResource"] {
-            if let Some(value) = deny.get(element) {
-                statement.insert(element.into(), value.clone());
-            }
-        }
-        let mut condition = deny.get("Condition").cloned().unwrap_or_else(|| json!({}));
-        add_condition(
-            &mut condition,
-            &not_equal_operator(key),
-            key,
-            &context_value(key, value),
-        );
-        statement.insert("Condition".into(), condition);
-        scope.push(Value::Object(statement));
+        scope.push(scoped_deny(
+            deny,
+            spec,
+            &format!("{sid}{}", number + 1),
+            (&not_equal_operator(key), key, &context_value(key, value)),
+        ));
     }
     scope
+}
+
+/// A Deny for exactly the spec's principal with `deny`'s actions, resources and condition, and
+/// one more condition `(operator, key, value)`.
+fn scoped_deny(deny: &Value, spec: &Spec, sid: &str, (operator, key, value): (&str, &str, &str)) -> Value {
+    let mut statement = principal_deny(spec, sid);
+    for element in ["Action", "NotAction", "Resource", "NotResource"] {
+        if let Some(value) = deny.get(element) {
+            statement.insert(element.into(), value.clone());
+        }
+    }
+    let mut condition = deny.get("Condition").cloned().unwrap_or_else(|| json!({}));
+    add_condition(&mut condition, operator, key, value);
+    statement.insert("Condition".into(), condition);
+    Value::Object(statement)
 }
 
 /// The negated operator that holds when a context key differs from the spec's value.
@@ -441,10 +455,11 @@ pub(super) fn edits_for(
         };
         let current = super::apply::current_value(world, &resource)?;
         let (document, mut statements) = statements_of(current.as_ref());
+        let identity_resources = Resources::for_identity(world, spec);
         for access in &needs.identity {
             let mut statement = Map::new();
             statement.insert("Sid".into(), json!(format!("S3fix{}", access_word(*access))));
-            statement.extend(grant_body(spec, *access));
+            statement.extend(grant_body_on(spec, *access, &identity_resources));
             upsert(&mut statements, Value::Object(statement));
         }
         let mut by_action: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -651,13 +666,25 @@ pub(super) fn edits_for(
             access.action()
         ));
     }
+    let (delegations, delegation_reasons) = delegation_statements(world, spec, needs);
+    for statement in delegations {
+        upsert(&mut statements, statement);
+    }
+    bucket_reasons.extend(delegation_reasons);
     let mut sensitive = false;
     let mut companions = Vec::new();
+    let spec_point = super::build::spec_access_point(world, spec);
     for (resource, index) in &needs.deny_exceptions {
         if *resource == bucket_resource
             && let Some(statement) = statements.get_mut(*index)
         {
-            companions.extend(exception_scope(statement, spec, *index, &name));
+            companions.extend(exception_scope(
+                statement,
+                spec,
+                *index,
+                &name,
+                spec_point.as_deref(),
+            ));
             exempt(statement, &spec.principal);
             sensitive = true;
             bucket_reasons.push(format!(
@@ -679,6 +706,7 @@ pub(super) fn edits_for(
             bucket_reasons.join("; "),
         )?);
     }
+    edits.extend(access_point_edit(world, spec, needs)?);
     reorder(&mut edits);
     Ok(edits)
 }
@@ -686,7 +714,9 @@ pub(super) fn edits_for(
 /// Order edits as AWS requires and so no intermediate state grants more than the final one:
 /// identity policy, KMS key policy, the bucket policy (with the migrated bucket-ACL grants), the
 /// bucket ACL reset to the owner, then Object Ownership (S3 refuses BucketOwnerEnforced while
-/// the bucket ACL grants others; S3 User Guide, "Prerequisites for disabling ACLs").
+/// the bucket ACL grants others; S3 User Guide, "Prerequisites for disabling ACLs"), and last the
+/// access point policy: until it lands, the bucket's delegation reaches only what the access
+/// point already lets through.
 pub(super) fn reorder(edits: &mut [Edit]) {
     edits.sort_by_key(|edit| match edit.resource {
         ResourceRef::InlinePolicy { .. } => 0,
@@ -694,7 +724,8 @@ pub(super) fn reorder(edits: &mut [Edit]) {
         ResourceRef::BucketPolicy { .. } => 2,
         ResourceRef::BucketAcl { .. } => 3,
         ResourceRef::OwnershipControls { .. } => 4,
-        _ => 5,
+        ResourceRef::AccessPointPolicy { .. } => 5,
+        _ => 6,
     });
 }
 

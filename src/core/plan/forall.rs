@@ -60,10 +60,12 @@ struct Scope {
     object_arns: Vec<String>,
     bucket_arn: String,
     prefixes: Vec<String>,
+    /// The access point's resources, for a spec through one.
+    point: Option<super::point::Resources>,
 }
 
 impl Scope {
-    fn new(spec: &Spec) -> Scope {
+    fn new(spec: &Spec, world: &World) -> Scope {
         let access = spec.access_set();
         let mut object_actions = Vec::new();
         if access.contains(&Access::Read) {
@@ -79,7 +81,27 @@ impl Scope {
             object_arns: spec.object_arns(),
             bucket_arn: spec.bucket_arn(),
             prefixes: spec.list_prefixes(),
+            point: super::build::spec_access_point(world, spec)
+                .map(|access_point| super::point::Resources::through(&access_point, spec)),
         }
+    }
+
+    /// Whether `arn` is one of the spec's object resources (the bucket's or the access point's).
+    fn object(&self, arn: &str) -> bool {
+        self.object_arns.iter().any(|own| own == arn)
+            || self
+                .point
+                .as_ref()
+                .is_some_and(|point| point.objects.iter().any(|own| own == arn))
+    }
+
+    /// Whether `resources` is exactly the bucket ARN or the access point ARN (for listing).
+    fn list_target(&self, resources: &[String]) -> bool {
+        resources == [self.bucket_arn.clone()]
+            || self
+                .point
+                .as_ref()
+                .is_some_and(|point| resources == [point.bucket.clone()])
     }
 
     fn actions(&self) -> Vec<String> {
@@ -198,8 +220,8 @@ fn allow_contained(
     }
     let list = actions.iter().any(|action| action == "s3:ListBucket");
     if list {
-        if actions.len() != 1 || resources != [scope.bucket_arn.clone()] {
-            return Err("s3:ListBucket is not alone on the bucket ARN".into());
+        if actions.len() != 1 || !scope.list_target(&resources) {
+            return Err("s3:ListBucket is not alone on the bucket ARN (or the access point ARN)".into());
         }
         let prefixes = prefix_values(statement).ok_or("s3:ListBucket is not limited by s3:prefix")?;
         if let Some(prefix) = prefixes.iter().find(|prefix| !scope.prefixes.contains(prefix)) {
@@ -207,7 +229,7 @@ fn allow_contained(
         }
         return Ok(());
     }
-    if let Some(arn) = resources.iter().find(|arn| !scope.object_arns.contains(arn)) {
+    if let Some(arn) = resources.iter().find(|arn| !scope.object(arn)) {
         return Err(format!("the resource `{arn}` is not one of the spec's"));
     }
     Ok(())
@@ -470,14 +492,15 @@ fn compensated(
 
 /// The argument over `edits` planned on `world` for `spec`.
 pub fn containment(world: &World, spec: &Spec, edits: &[Edit]) -> Containment {
-    let scope = Scope::new(spec);
+    let scope = Scope::new(spec, world);
     let mut result = Containment::default();
     for edit in edits {
         let label = edit.resource.describe();
         match &edit.resource {
             ResourceRef::InlinePolicy { .. }
             | ResourceRef::BucketPolicy { .. }
-            | ResourceRef::KeyPolicy { .. } => {}
+            | ResourceRef::KeyPolicy { .. }
+            | ResourceRef::AccessPointPolicy { .. } => {}
             ResourceRef::BucketAcl { .. } => {
                 let before: Option<Acl> = edit
                     .before

@@ -7,6 +7,7 @@ mod documents;
 pub mod forall;
 mod neighbourhood;
 pub mod ownership;
+mod point;
 mod proof;
 pub mod verify;
 

@@ -10,7 +10,7 @@
 //!    `s3:PutBucketPolicy`.
 
 use super::apply::{ResourceRef, set_value};
-use super::build::{Built, ProbeRequest, caller_arn, caller_context};
+use super::build::{Built, ProbeRequest, caller_arn, caller_context, spec_access_point};
 use super::forall::containment;
 use super::neighbourhood::{Touched, representative_keys, representative_probes};
 use super::ownership::{describe_gain, ownership_change};
@@ -18,6 +18,7 @@ use super::{Expectation, PlanError};
 use crate::core::arn::{AccountId, Arn, account_of};
 use crate::core::eval::{ContextEntry, Outcome};
 use crate::core::policy::{PolicyKind, parse_policy};
+use crate::core::s3::access_point::DATA_ACCESS_POINT_ARN;
 use crate::core::s3::public::public_statements;
 use crate::core::s3::{CompileCache, FinalDecision, S3Action, explain, key_decision};
 use crate::core::spec::{Access, Spec};
@@ -329,7 +330,16 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     let keys = representative_keys(&all_worlds, spec, &keys);
     let touched = Touched::new(before, after, spec, &built.edits);
     let mut untouched = 0usize;
-    let buckets = [spec.bucket.clone(), other_bucket_name(&spec.bucket)];
+    // Every request is probed directly and, for a spec through an access point, through it too:
+    // the access point policy and the bucket's delegation change what reaches the bucket there.
+    let spec_point = spec_access_point(before, spec);
+    let mut routes: Vec<(String, Option<String>)> = vec![
+        (spec.bucket.clone(), None),
+        (other_bucket_name(&spec.bucket), None),
+    ];
+    if let Some(access_point) = &spec_point {
+        routes.push((spec.bucket.clone(), Some(access_point.clone())));
+    }
     let target_context = caller_context(spec);
     let mut flips = Vec::new();
     let mut owner_gains = 0usize;
@@ -362,16 +372,26 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             .iter()
             .find(|principal| caller_arn(&principal.arn, principal.kind) == *caller)
             .map(|principal| principal.arn.as_str());
-        for bucket in &buckets {
+        for (bucket, route) in &routes {
             let Some(found) = before_world.bucket(bucket) else {
                 continue;
             };
+            let mut context = context.clone();
+            context.retain(|(key, _)| !key.eq_ignore_ascii_case(DATA_ACCESS_POINT_ARN));
+            if let Some(access_point) = route {
+                context.push((
+                    DATA_ACCESS_POINT_ARN.to_string(),
+                    ContextEntry::Single(access_point.clone()),
+                ));
+            }
             for action in actions {
                 for key in &keys {
                     if action.is_object() == key.is_empty() && action != S3Action::List {
                         continue;
                     }
-                    if requested(spec, &target_caller, caller, bucket, action, key) {
+                    // The spec asks for its requests by one route: through its access point, or
+                    // directly; the same request by the other route is a neighbour.
+                    if *route == spec_point && requested(spec, &target_caller, caller, bucket, action, key) {
                         continue;
                     }
                     if !touched.touches(caller, principal_arn, found, spec, action, key) {
@@ -388,7 +408,11 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
                     let was = explain(&before_world, &request)?.decision == FinalDecision::Allowed;
                     let now = explain(&after_world, &request)?.decision == FinalDecision::Allowed;
                     compared += 1;
-                    let target = format!("{caller} {} on `{bucket}/{key}`", action.iam_action());
+                    let through = route
+                        .as_ref()
+                        .map(|access_point| format!(" through `{access_point}`"))
+                        .unwrap_or_default();
+                    let target = format!("{caller} {} on `{bucket}/{key}`{through}", action.iam_action());
                     for (label, world) in &intermediate_worlds {
                         let between = explain(world, &request)?.decision == FinalDecision::Allowed;
                         compared += 1;

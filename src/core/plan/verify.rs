@@ -71,7 +71,7 @@ fn spec_keys(plan: &Plan, world: &World) -> Vec<String> {
 
 /// Every edit touches only what the planner may write for the plan's spec: the principal's
 /// `s3fix-<bucket>` inline policy; the spec's bucket's policy, ACL and Object Ownership; the key
-/// policies of the keys that encrypt the spec's objects.
+/// policies of the keys that encrypt the spec's objects; the policy of the spec's own access point.
 pub fn check_scope(plan: &Plan, world: &World) -> Result<(), VerifyError> {
     let spec = &plan.spec;
     let keys = spec_keys(plan, world);
@@ -114,6 +114,15 @@ pub fn check_scope(plan: &Plan, world: &World) -> Result<(), VerifyError> {
                     return Err(out_of_scope(
                         "it does not encrypt the spec's objects or the bucket's default encryption".into(),
                     ));
+                }
+            }
+            ResourceRef::AccessPointPolicy { access_point } => {
+                let own = super::build::spec_access_point(world, spec);
+                if own.as_deref() != Some(access_point.as_str()) {
+                    return Err(out_of_scope(match own {
+                        Some(own) => format!("the spec's access point is `{own}`"),
+                        None => "the spec names no access point of the world".into(),
+                    }));
                 }
             }
             _ => return Err(out_of_scope("it is read only".into())),

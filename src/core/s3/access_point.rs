@@ -574,15 +574,16 @@ pub(super) fn bucket_decision(
     authorize(&set, request)
 }
 
-/// What a planner reports for a denying access point or VPC endpoint gate, and the remedy:
-/// endpoint policies belong to the endpoint owner's account and are never edited; access point
-/// policies and network origins are reported with the change the gate names.
+/// What a planner reports for a denying access point or VPC endpoint gate it cannot fix, and the
+/// remedy: endpoint policies belong to the endpoint owner's account and are never edited; an
+/// access point policy's Denies, its network origin and its Block Public Access are reported with
+/// the change the gate names (the planner only adds grants to access point policies).
 pub fn blocker_text(gate: &GateReport) -> (String, String) {
     let remedy = gate.remedy.clone().unwrap_or_default();
     let what = format!("{}: {}", gate.gate.describe(), gate.detail);
     let remedy = match gate.gate {
         Gate::VpcEndpointPolicy => remedy,
-        _ => format!("s3fix plans no access point edits; {remedy}"),
+        _ => format!("s3fix only adds exact-principal grants to access point policies; {remedy}"),
     };
     (what, remedy)
 }
@@ -721,7 +722,7 @@ mod tests {
         );
         assert_eq!(
             blocker_text(&gate(Gate::AccessPointPolicy)).1,
-            "s3fix plans no access point edits; r"
+            "s3fix only adds exact-principal grants to access point policies; r"
         );
     }
 
