@@ -229,6 +229,7 @@ mod tests {
                 account: "111111111111".into(),
                 region: "us-east-1".into(),
                 policy: None,
+                policy_text: None,
                 ownership: None,
                 public_access_block: None,
                 acl: None,
@@ -271,6 +272,7 @@ mod tests {
                     manager: KeyManager::Customer,
                     aliases: vec![],
                     policy: None,
+                    policy_text: None,
                 },
                 KmsKey {
                     arn: "arn:aws:kms:us-east-1:111111111111:key/other".into(),
@@ -279,6 +281,7 @@ mod tests {
                     manager: KeyManager::Customer,
                     aliases: vec![],
                     policy: None,
+                    policy_text: None,
                 },
             ],
             ..World::new()

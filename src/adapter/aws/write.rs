@@ -215,6 +215,7 @@ impl AwsAdapter {
                 let (session, client) = self.bucket_client(bucket).await?;
                 s3::bucket_policy(&client, bucket)
                     .await
+                    .map(|read| read.map(|(document, _)| document))
                     .map_err(|failure| failed(session, mode, "GetBucketPolicy", resource, &failure))
             }
             ResourceRef::OwnershipControls { bucket } => {

@@ -85,6 +85,7 @@ fn synthetic_role(account: &str, name: &str, admin: bool) -> Principal {
             vec![NamedPolicy {
                 name: "admin".into(),
                 document: admin_document(),
+                document_text: None,
             }]
         } else {
             Vec::new()
@@ -129,6 +130,7 @@ fn with_neighbours(world: &World, spec: &Spec) -> World {
             .map(|bucket| bucket.region.clone())
             .unwrap_or_default(),
         policy: None,
+        policy_text: None,
         ownership: Some(ObjectOwnership::BucketOwnerEnforced),
         public_access_block: None,
         acl: None,
