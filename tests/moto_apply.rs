@@ -886,3 +886,53 @@ async fn concurrent_applies_through_the_sdk_have_one_writer() -> anyhow::Result<
     assert_eq!(journaled.status, OperationStatus::Applied);
     Ok(())
 }
+
+/// A bucket policy stored one statement per line: apply puts the text with only the new
+/// statements inserted, and rollback puts the original bytes back (moto stores the text as sent).
+#[tokio::test]
+async fn a_per_line_bucket_policy_is_written_as_read_and_rolled_back_byte_for_byte() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let fixture = fixture(&moto.endpoint, "s3fix-apply-as-read").await?;
+    let statement = json!({"Sid": "OwnerReadsPolicy", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{BUCKET_ACCOUNT}:root")}, "Action": "s3:GetBucketPolicy", "Resource": format!("arn:aws:s3:::{}", fixture.bucket)});
+    let original =
+        format!("{{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {statement}\n  ]\n}}\n");
+    fixture
+        .s3
+        .put_bucket_policy()
+        .bucket(&fixture.bucket)
+        .policy(&original)
+        .send()
+        .await?;
+    let stored = || async {
+        let output = fixture
+            .s3
+            .get_bucket_policy()
+            .bucket(&fixture.bucket)
+            .send()
+            .await?;
+        anyhow::Ok(output.policy().unwrap_or_default().to_string())
+    };
+    assert_eq!(stored().await?, original, "moto keeps the text as sent");
+    let directory = tempfile::tempdir()?;
+    let plan = plan(&fixture, directory.path(), &moto.endpoint);
+    let edit = plan
+        .edits
+        .iter()
+        .find(|edit| matches!(edit.resource, ResourceRef::BucketPolicy { .. }))
+        .expect("the plan edits the bucket policy");
+    assert_eq!(edit.before_text.as_deref(), Some(original.as_str()));
+    let applied = s3fix(directory.path(), &["apply", "plan.json", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let written = stored().await?;
+    assert_eq!(Some(written.as_str()), edit.after_text.as_deref());
+    let kept = format!("{{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {statement},\n    {{");
+    assert!(written.starts_with(&kept), "{written}");
+    assert!(written.ends_with("}\n  ]\n}\n"), "{written}");
+    let (journaled, _) = only_journal(directory.path());
+    let rolled = s3fix(directory.path(), &["rollback", &journaled.id]);
+    assert_eq!(rolled.status.code(), Some(0), "{}", stderr(&rolled));
+    assert_eq!(stored().await?, original);
+    Ok(())
+}

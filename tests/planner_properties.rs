@@ -413,6 +413,7 @@ fn with_outsider(world: &World) -> World {
         inline_policies: vec![NamedPolicy {
             name: "admin".into(),
             document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+            document_text: None,
         }],
         managed_policies: Vec::new(),
         groups: Vec::new(),

@@ -80,6 +80,18 @@ pub trait Writer {
         resource: &ResourceRef,
         value: Option<&Value>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Set a writable resource to `value` as [`Writer::write`] does, a policy document as exactly
+    /// `text` where given (it parses to `value`). A writer that cannot store text writes `value`.
+    fn write_text(
+        &self,
+        resource: &ResourceRef,
+        value: Option<&Value>,
+        text: Option<&str>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        let _ = text;
+        self.write(resource, value)
+    }
 }
 
 /// The identity of the credentials in use (STS GetCallerIdentity).

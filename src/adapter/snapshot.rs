@@ -229,6 +229,7 @@ mod tests {
                 account: "111111111111".into(),
                 region: "us-east-1".into(),
                 policy: None,
+                policy_text: None,
                 ownership: None,
                 public_access_block: None,
                 acl: None,
@@ -271,6 +272,7 @@ mod tests {
                     manager: KeyManager::Customer,
                     aliases: vec![],
                     policy: None,
+                    policy_text: None,
                 },
                 KmsKey {
                     arn: "arn:aws:kms:us-east-1:111111111111:key/other".into(),
@@ -279,6 +281,7 @@ mod tests {
                     manager: KeyManager::Customer,
                     aliases: vec![],
                     policy: None,
+                    policy_text: None,
                 },
             ],
             ..World::new()
@@ -424,6 +427,17 @@ impl crate::adapter::Writer for SnapshotWriter {
         resource: &crate::core::plan::ResourceRef,
         value: Option<&serde_json::Value>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.write_text(resource, value, None)
+    }
+
+    /// The world file stores a document's text beside its value, so the next read (and a
+    /// rollback) sees exactly the bytes written.
+    fn write_text(
+        &self,
+        resource: &crate::core::plan::ResourceRef,
+        value: Option<&serde_json::Value>,
+        text: Option<&str>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
         let result = (|| {
             if value.is_none() && matches!(resource, crate::core::plan::ResourceRef::KeyPolicy { .. }) {
                 return Err(AdapterError::NotWritable(format!(
@@ -436,7 +450,7 @@ impl crate::adapter::Writer for SnapshotWriter {
                 .lock()
                 .map_err(|_| AdapterError::NotWritable(resource.describe()))?;
             let mut updated = guard.clone();
-            crate::core::plan::set_value(&mut updated, resource, value).map_err(|error| {
+            crate::core::plan::set_document(&mut updated, resource, value, text).map_err(|error| {
                 AdapterError::Write {
                     operation: "Write".into(),
                     resource: resource.describe(),

@@ -75,6 +75,17 @@ fn describe_statement(index: usize, statement: &Value) -> String {
     format!("Statement[{index}]{sid} ({effect})")
 }
 
+/// A unified diff between a document's exact stored text and the exact text written: untouched
+/// statements are context, never changes (a text without a final newline is marked so).
+pub fn unified_text(before: &str, after: &str, label: &str) -> String {
+    TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .missing_newline_hint(true)
+        .header(&format!("{label} (before)"), &format!("{label} (after)"))
+        .to_string()
+}
+
 /// A unified diff between two values, with `label` in the headers.
 pub fn unified(before: Option<&Value>, after: Option<&Value>, label: &str) -> String {
     let old = pretty(before);
@@ -151,6 +162,37 @@ mod tests {
         // Appending only is an ordinary diff.
         let appended = json!({"Version": "2012-10-17", "Statement": [deny, added]});
         assert_eq!(statement_hunks(Some(&before), &appended, "bucket policy"), None);
+    }
+
+    #[test]
+    fn a_text_diff_shows_only_the_inserted_statement_line() {
+        let before = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Sid\": \"A\", \"Effect\": \"Allow\"},\n    {\"Sid\": \"B\", \"Effect\": \"Deny\"}\n  ]\n}\n";
+        let after = before.replace(
+            "\"Deny\"}\n",
+            "\"Deny\"},\n    {\"Sid\": \"C\", \"Effect\": \"Allow\"}\n",
+        );
+        let diff = unified_text(before, &after, "bucket policy");
+        let changed: Vec<&str> = diff
+            .lines()
+            .filter(|line| {
+                (line.starts_with('+') || line.starts_with('-'))
+                    && !line.starts_with("+++")
+                    && !line.starts_with("---")
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                "-    {\"Sid\": \"B\", \"Effect\": \"Deny\"}",
+                "+    {\"Sid\": \"B\", \"Effect\": \"Deny\"},",
+                "+    {\"Sid\": \"C\", \"Effect\": \"Allow\"}",
+            ],
+            "{diff}"
+        );
+        assert!(
+            diff.contains("     {\"Sid\": \"A\", \"Effect\": \"Allow\"},"),
+            "{diff}"
+        );
     }
 
     #[test]

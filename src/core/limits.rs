@@ -56,16 +56,16 @@ pub struct LimitError {
     pub why: &'static str,
 }
 
-fn bytes(document: &Value) -> usize {
-    document.to_string().len()
+/// The size of a document in bytes: of its exact text where known (what AWS stores), else of its
+/// compact serialisation.
+fn bytes(document: &Value, text: Option<&str>) -> usize {
+    text.map_or_else(|| document.to_string().len(), str::len)
 }
 
-fn characters(document: &Value) -> usize {
-    document
-        .to_string()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .count()
+/// The characters of a document without whitespace, counted on its text where known.
+fn characters(document: &Value, text: Option<&str>) -> usize {
+    let counted = |text: &str| text.chars().filter(|c| !c.is_whitespace()).count();
+    text.map_or_else(|| counted(&document.to_string()), counted)
 }
 
 fn check(
@@ -132,7 +132,7 @@ pub fn check_world(world: &World) -> Result<(), LimitError> {
         if let Some(policy) = &bucket.policy {
             check(
                 || format!("the bucket policy of `{}`", bucket.name),
-                bytes(policy),
+                bytes(policy, bucket.policy_text.as_deref()),
                 BUCKET_POLICY_BYTES,
                 "bytes",
                 AWS_QUOTA,
@@ -143,7 +143,7 @@ pub fn check_world(world: &World) -> Result<(), LimitError> {
         if let Some(policy) = &key.policy {
             check(
                 || format!("the key policy of `{}`", key.arn),
-                bytes(policy),
+                bytes(policy, key.policy_text.as_deref()),
                 KEY_POLICY_BYTES,
                 "bytes",
                 AWS_QUOTA,
@@ -158,7 +158,7 @@ pub fn check_world(world: &World) -> Result<(), LimitError> {
         let inline: usize = principal
             .inline_policies
             .iter()
-            .map(|policy| characters(&policy.document))
+            .map(|policy| characters(&policy.document, policy.document_text.as_deref()))
             .sum();
         check(
             || format!("the inline policies of `{}` together", principal.arn),
@@ -180,7 +180,7 @@ pub fn check_world(world: &World) -> Result<(), LimitError> {
         for policy in managed {
             check(
                 || format!("managed policy `{}`", policy.arn),
-                characters(&policy.document),
+                characters(&policy.document, None),
                 MANAGED_POLICY_CHARACTERS,
                 "characters without whitespace",
                 AWS_QUOTA,
@@ -190,7 +190,7 @@ pub fn check_world(world: &World) -> Result<(), LimitError> {
             let inline: usize = group
                 .inline_policies
                 .iter()
-                .map(|policy| characters(&policy.document))
+                .map(|policy| characters(&policy.document, policy.document_text.as_deref()))
                 .sum();
             check(
                 || format!("the inline policies of group `{}` together", group.arn),
@@ -210,7 +210,7 @@ pub fn check_world(world: &World) -> Result<(), LimitError> {
                         policy.name, account.id
                     )
                 },
-                characters(&policy.document),
+                characters(&policy.document, policy.document_text.as_deref()),
                 ORGANIZATION_POLICY_CHARACTERS,
                 "characters without whitespace",
                 AWS_QUOTA,
@@ -236,6 +236,7 @@ mod tests {
             policy: Some(
                 serde_json::json!({"Version": "2012-10-17", "Statement": vec![statement; statements]}),
             ),
+            policy_text: None,
             ownership: None,
             public_access_block: None,
             acl: None,

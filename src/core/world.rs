@@ -1,8 +1,10 @@
 //! The observed world: every gate's state in both accounts, as read by an adapter or loaded from a
 //! JSON world file. This is also the world file's on-disk format (`formatVersion` 1).
 //!
-//! Policy documents are kept as JSON values with their key order preserved, so a document read,
-//! edited in one statement and written back keeps everything else as it was.
+//! Policy documents are kept as JSON values with their key order preserved, and the documents
+//! s3fix may edit (bucket policy, key policy, inline policy) also as the exact text they were read
+//! as (`policyText`, `documentText`), so a document edited in one statement is written back with
+//! every other byte as it was (`core::policy::splice`).
 
 use crate::core::kind::WorldTag;
 use serde::{Deserialize, Serialize};
@@ -81,6 +83,9 @@ pub struct Bucket {
     /// The bucket policy document; `None` = no bucket policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Value>,
+    /// The bucket policy's exact text as stored, where known; it parses to `policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_text: Option<String>,
     /// Object Ownership; `None` = no ownership controls (legacy: `ObjectWriter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership: Option<ObjectOwnership>,
@@ -329,6 +334,9 @@ pub struct NamedPolicy {
     pub name: String,
     /// The policy document.
     pub document: Value,
+    /// The document's exact text as stored, where known; it parses to `document`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_text: Option<String>,
 }
 
 /// A managed policy at its default version.
@@ -373,6 +381,9 @@ pub struct KmsKey {
     /// The key policy (`default`); `None` if it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Value>,
+    /// The key policy's exact text as stored, where known; it parses to `policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_text: Option<String>,
 }
 
 /// A thing that could not be read, and why.
@@ -617,6 +628,44 @@ impl World {
         for (index, key) in self.keys.iter().enumerate() {
             if !is_account_id(&key.account) {
                 return Err(invalid(format!("keys[{index}].account"), &key.account, ACCOUNT));
+            }
+        }
+        self.validate_texts()
+    }
+
+    /// Every policy text beside a document parses to exactly that document.
+    fn validate_texts(&self) -> Result<(), WorldError> {
+        let disagree = |field: String, text: &str| WorldError {
+            field,
+            value: Value::from(text.chars().take(60).collect::<String>()).to_string(),
+            problem: "the text does not parse to the policy beside it: make it that policy's exact text, or remove it",
+        };
+        let agrees = |text: &Option<String>, value: Option<&Value>| match (text, value) {
+            (None, _) => true,
+            (Some(text), Some(value)) => {
+                serde_json::from_str::<Value>(text).is_ok_and(|parsed| parsed == *value)
+            }
+            (Some(_), None) => false,
+        };
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            if !agrees(&bucket.policy_text, bucket.policy.as_ref()) {
+                let text = bucket.policy_text.as_deref().unwrap_or_default();
+                return Err(disagree(format!("buckets[{index}].policyText"), text));
+            }
+        }
+        for (index, key) in self.keys.iter().enumerate() {
+            if !agrees(&key.policy_text, key.policy.as_ref()) {
+                let text = key.policy_text.as_deref().unwrap_or_default();
+                return Err(disagree(format!("keys[{index}].policyText"), text));
+            }
+        }
+        for (index, principal) in self.principals.iter().enumerate() {
+            for (number, policy) in principal.inline_policies.iter().enumerate() {
+                if !agrees(&policy.document_text, Some(&policy.document)) {
+                    let text = policy.document_text.as_deref().unwrap_or_default();
+                    let field = format!("principals[{index}].inlinePolicies[{number}].documentText");
+                    return Err(disagree(field, text));
+                }
             }
         }
         Ok(())

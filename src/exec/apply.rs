@@ -8,7 +8,7 @@ use crate::adapter::aws::AwsAdapter;
 use crate::adapter::snapshot::SnapshotWriter;
 use crate::adapter::{Adapter, ObserveRequest, Writer};
 use crate::core::plan::verify::{check_scope, compare};
-use crate::core::plan::{Plan, ResourceRef, fingerprint_of, set_value};
+use crate::core::plan::{Plan, ResourceRef, fingerprint_of, set_document};
 use crate::core::policy::canonical::{canonical, fingerprint};
 use crate::core::s3::{S3Request, explain};
 use crate::core::world::World;
@@ -114,9 +114,10 @@ impl<W: Writer> Calls<'_, W> {
             .map_err(|error| error.to_string())
     }
 
-    fn write(&self, resource: &ResourceRef, value: Option<&Value>) -> Result<(), String> {
+    /// Write `value`, a document as exactly `text` where known.
+    fn write(&self, resource: &ResourceRef, value: Option<&Value>, text: Option<&str>) -> Result<(), String> {
         self.runtime
-            .block_on(self.writer.write(resource, value))
+            .block_on(self.writer.write_text(resource, value, text))
             .map_err(|error| error.to_string())
     }
 }
@@ -146,6 +147,8 @@ pub fn begin(
                 after: Some(edit.after.clone()),
                 state: StepState::Pending,
                 error: None,
+                before_text: edit.before_text.clone(),
+                after_text: edit.after_text.clone(),
             })
             .collect(),
         status: OperationStatus::InProgress,
@@ -239,17 +242,19 @@ pub fn run<W: Writer>(
         set_state(&mut operation, index, StepState::Writing, None);
         interrupt::record(journal, &operation)?;
         failpoint("crash-before-write", index + 1);
-        let written = calls.write(&step.resource, step.after.as_ref()).and_then(|()| {
-            let back = calls.read(&step.resource)?;
-            if fingerprint_of_value(back.as_ref()) == fingerprint_of_value(step.after.as_ref()) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} reads back differently from what was written",
-                    step.resource.describe()
-                ))
-            }
-        });
+        let written = calls
+            .write(&step.resource, step.after.as_ref(), step.after_text.as_deref())
+            .and_then(|()| {
+                let back = calls.read(&step.resource)?;
+                if fingerprint_of_value(back.as_ref()) == fingerprint_of_value(step.after.as_ref()) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} reads back differently from what was written",
+                        step.resource.describe()
+                    ))
+                }
+            });
         match written {
             Ok(()) => {
                 set_state(&mut operation, index, StepState::Written, None);
@@ -363,7 +368,7 @@ pub fn restore<W: Writer>(
                 let refused = changed_since(&step.resource, current.as_ref(), step.after.as_ref());
                 return Ok((StepState::Refused, Some(refused)));
             }
-            calls.write(&step.resource, step.before.as_ref())?;
+            calls.write(&step.resource, step.before.as_ref(), step.before_text.as_deref())?;
             let back = calls.read(&step.resource)?;
             if fingerprint_of_value(back.as_ref()) == fingerprint_of_value(step.before.as_ref()) {
                 Ok((StepState::Restored, None))
@@ -417,6 +422,10 @@ pub fn begin_rollback<W: Writer>(
             error: refused.then(|| changed_since(&step.resource, current.as_ref(), step.after.as_ref())),
             before: current,
             after: step.before.clone(),
+            // The current text is not read back (a restore of this rollback writes its value);
+            // the original's text before is written back exactly.
+            before_text: None,
+            after_text: step.before_text.clone(),
             state: if refused {
                 StepState::Refused
             } else {
@@ -658,7 +667,12 @@ fn apply_with<W: Writer>(
     let mut current = observe_world()?;
     for step in resumed.iter().flat_map(|operation| operation.steps.iter()) {
         if matches!(step.state, StepState::Written | StepState::Writing) {
-            set_value(&mut current, &step.resource, step.before.as_ref())?;
+            set_document(
+                &mut current,
+                &step.resource,
+                step.before.as_ref(),
+                step.before_text.as_deref(),
+            )?;
         }
     }
     let stale = stale_resources(file, &current);

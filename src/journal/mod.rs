@@ -80,6 +80,12 @@ pub struct Step {
     /// The error, where the step or its restore failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The document's exact text before, where known: a restore writes it back byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_text: Option<String>,
+    /// The document's exact text written, where it was planned as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_text: Option<String>,
 }
 
 /// A journaled operation.

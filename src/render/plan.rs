@@ -1,7 +1,7 @@
 //! `s3fix plan` and `s3fix show` output: a unified diff per edited resource and a summary.
 
 use super::paint;
-use crate::core::diff::{statement_hunks, unified};
+use crate::core::diff::{statement_hunks, unified, unified_text};
 use crate::core::plan::Plan;
 use std::fmt::Write as _;
 
@@ -21,8 +21,12 @@ pub fn text(plan: &Plan, colour: bool) -> String {
         };
         let _ = writeln!(out, "{}. {:?} {label}{marker}", index + 1, edit.operation);
         let _ = writeln!(out, "   why: {}", edit.reason);
-        let diff = statement_hunks(edit.before.as_ref(), &edit.after, &label)
-            .unwrap_or_else(|| unified(edit.before.as_ref(), Some(&edit.after), &label));
+        // Where the document was read as text, the diff is of exactly the bytes written.
+        let diff = match (&edit.before_text, &edit.after_text) {
+            (Some(before), Some(after)) => unified_text(before, after, &label),
+            _ => statement_hunks(edit.before.as_ref(), &edit.after, &label)
+                .unwrap_or_else(|| unified(edit.before.as_ref(), Some(&edit.after), &label)),
+        };
         for line in diff.lines() {
             let styled = if line.starts_with("+++") || line.starts_with("---") {
                 paint(line, "1", colour)

@@ -14,15 +14,23 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A document that already starts with `{` is taken as it is, so a literal `%` in plain JSON is
 /// never decoded twice.
 pub(crate) fn decode_policy_document(text: &str) -> Result<Value, String> {
+    decode_policy(text).map(|(document, _)| document)
+}
+
+/// Parse an IAM policy document as [`decode_policy_document`] does, keeping its exact decoded text.
+pub(crate) fn decode_policy(text: &str) -> Result<(Value, String), String> {
     let trimmed = text.trim_start();
     let decoded = if trimmed.starts_with('{') {
-        std::borrow::Cow::Borrowed(trimmed)
+        text.to_string()
     } else {
         percent_encoding::percent_decode_str(trimmed)
             .decode_utf8()
             .map_err(|error| format!("the policy document is not UTF-8 once decoded: {error}"))?
+            .into_owned()
     };
-    serde_json::from_str(&decoded).map_err(|error| format!("the policy document is not JSON: {error}"))
+    let document = serde_json::from_str(&decoded)
+        .map_err(|error| format!("the policy document is not JSON: {error}"))?;
+    Ok((document, decoded))
 }
 
 /// A failure for a document that could not be parsed.
@@ -109,9 +117,11 @@ async fn inline_policy(
             .map(|output| output.policy_document().to_string())
             .map_err(|error| Failure::from_sdk(&error)),
     }?;
+    let (document, text) = decode_policy(&document).map_err(document_failure)?;
     Ok(NamedPolicy {
         name: policy_name.to_string(),
-        document: decode_policy_document(&document).map_err(document_failure)?,
+        document,
+        document_text: Some(text),
     })
 }
 

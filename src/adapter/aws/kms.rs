@@ -72,9 +72,12 @@ pub(crate) async fn read_key(kms: &aws_sdk_kms::Client, reference: &str, region:
     );
     let mut failures = Vec::new();
     let policy = match policy {
-        Ok(output) => match output.policy().map(serde_json::from_str::<serde_json::Value>) {
-            Some(Ok(document)) => Some(document),
-            Some(Err(error)) => {
+        Ok(output) => match output
+            .policy()
+            .map(|text| (serde_json::from_str::<serde_json::Value>(text), text))
+        {
+            Some((Ok(document), text)) => Some((document, text.to_string())),
+            Some((Err(error), _)) => {
                 failures.push((
                     ItemKind::KeyPolicy,
                     arn.clone(),
@@ -112,6 +115,7 @@ pub(crate) async fn read_key(kms: &aws_sdk_kms::Client, reference: &str, region:
     };
     let (key_region, account) = key_arn_parts(&arn).unwrap_or((region, ""));
     let account = metadata.aws_account_id().unwrap_or(account).to_string();
+    let (policy, policy_text) = policy.unzip();
     KeyRead {
         key: Some(KmsKey {
             arn: arn.clone(),
@@ -120,6 +124,7 @@ pub(crate) async fn read_key(kms: &aws_sdk_kms::Client, reference: &str, region:
             manager,
             aliases,
             policy,
+            policy_text,
         }),
         failures,
     }

@@ -136,7 +136,7 @@ type HeadRead = Result<Result<Option<Encryption>, Failure>, AdapterError>;
 
 /// Results of phase 2.
 enum Second<'a> {
-    Policy(&'a str, Result<Option<Value>, Failure>),
+    Policy(&'a str, Result<Option<(Value, String)>, Failure>),
     Ownership(&'a str, Result<Option<ObjectOwnership>, Failure>),
     Pab(&'a str, Result<Option<PublicAccessBlock>, Failure>),
     Acl(&'a str, Result<Acl, Failure>),
@@ -153,7 +153,7 @@ enum Third<'a> {
 /// One bucket's raw settings reads (phase 2).
 #[derive(Default)]
 struct BucketReads {
-    policy: Option<Result<Option<Value>, Failure>>,
+    policy: Option<Result<Option<(Value, String)>, Failure>>,
     ownership: Option<Result<Option<ObjectOwnership>, Failure>>,
     pab: Option<Result<Option<PublicAccessBlock>, Failure>>,
     acl: Option<Result<Acl, Failure>>,
@@ -350,6 +350,7 @@ pub(super) async fn observe_many(
             bucket,
             &mut unknown,
         )?;
+        let (policy, policy_text) = policy.unzip();
         let ownership = take(reads.ownership, "GetBucketOwnershipControls", bucket)?;
         ownership_known.insert(bucket, ownership.is_ok());
         let ownership = settle(
@@ -397,6 +398,7 @@ pub(super) async fn observe_many(
             account: bucket_account.to_string(),
             region,
             policy,
+            policy_text,
             ownership,
             public_access_block,
             acl,

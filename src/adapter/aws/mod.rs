@@ -482,6 +482,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
         bucket_name,
         &mut unknown,
     )?;
+    let (policy, policy_text) = policy.unzip();
     let ownership_known = ownership.is_ok();
     let ownership = settle(
         bucket_session,
@@ -640,6 +641,7 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
             account: bucket_account,
             region,
             policy,
+            policy_text,
             ownership,
             public_access_block: bucket_pab,
             acl: bucket_acl,

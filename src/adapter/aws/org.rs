@@ -183,6 +183,7 @@ async fn read_path_policies(
     let named = |id: &str, name: &str| NamedPolicy {
         name: name.to_string(),
         document: documents.get(id).cloned().unwrap_or(serde_json::Value::Null),
+        document_text: None,
     };
     Ok(OrgPolicies {
         scps: scp_levels

@@ -53,21 +53,26 @@ pub(crate) async fn locate_bucket(
     }
 }
 
-/// `GetBucketPolicy`: the policy document, `None` when there is none.
-pub(crate) async fn bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<Value>, Failure> {
+/// `GetBucketPolicy`: the policy document and its exact stored text, `None` when there is none.
+pub(crate) async fn bucket_policy(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<Option<(Value, String)>, Failure> {
     let answer = s3.get_bucket_policy().bucket(bucket).send().await;
     let Some(output) = absent_is_none(answer.map_err(|error| Failure::from_sdk(&error)))? else {
         return Ok(None);
     };
     match output.policy() {
         None => Ok(None),
-        Some(text) => serde_json::from_str(text).map(Some).map_err(|error| Failure {
-            code: Some("InvalidPolicyJson".into()),
-            message: Some(format!("the stored bucket policy is not JSON: {error}")),
-            status: None,
-            detail: String::new(),
-            bucket_region: None,
-        }),
+        Some(text) => serde_json::from_str(text)
+            .map(|document| Some((document, text.to_string())))
+            .map_err(|error| Failure {
+                code: Some("InvalidPolicyJson".into()),
+                message: Some(format!("the stored bucket policy is not JSON: {error}")),
+                status: None,
+                detail: String::new(),
+                bucket_region: None,
+            }),
     }
 }
 

@@ -91,12 +91,14 @@ fn malformed(message: String) -> Failure {
     }
 }
 
-/// The compact JSON text of a policy document; only JSON objects are documents.
+/// The text written for a policy document: its planned exact text where given (which must parse
+/// to the document), else its compact JSON; only JSON objects are documents.
 fn document_text(
     mode: Mode,
     operation: &str,
     resource: &ResourceRef,
     value: &Value,
+    text: Option<&str>,
 ) -> Result<String, AdapterError> {
     if !value.is_object() {
         return Err(described(
@@ -106,7 +108,16 @@ fn document_text(
             "the value is not a policy document (a JSON object)".into(),
         ));
     }
-    Ok(value.to_string())
+    match text {
+        None => Ok(value.to_string()),
+        Some(text) if serde_json::from_str::<Value>(text).ok().as_ref() == Some(value) => Ok(text.to_string()),
+        Some(_) => Err(described(
+            mode,
+            operation,
+            resource,
+            "the text to write does not parse to the document to write: nothing was written (hint: run s3fix plan again)".into(),
+        )),
+    }
 }
 
 /// The reason for a failed `PutBucketOwnershipControls`, with a hint for the ACL conflict.
@@ -248,6 +259,7 @@ impl AwsAdapter {
                 let (session, client) = self.bucket_client(bucket).await?;
                 s3::bucket_policy(&client, bucket)
                     .await
+                    .map(|read| read.map(|(document, _)| document))
                     .map_err(|failure| failed(session, mode, "GetBucketPolicy", resource, &failure))
             }
             ResourceRef::OwnershipControls { bucket } => {
@@ -310,6 +322,7 @@ impl AwsAdapter {
         &self,
         resource: &ResourceRef,
         value: Option<&Value>,
+        text: Option<&str>,
     ) -> Result<(), AdapterError> {
         let mode = Mode::Write;
         match resource {
@@ -319,7 +332,7 @@ impl AwsAdapter {
                 let role = reference.is_role();
                 let (operation, answer) = match (value, role) {
                     (Some(document), true) => {
-                        let text = document_text(mode, "PutRolePolicy", resource, document)?;
+                        let text = document_text(mode, "PutRolePolicy", resource, document, text)?;
                         let answer = iam
                             .put_role_policy()
                             .role_name(&reference.name)
@@ -332,7 +345,7 @@ impl AwsAdapter {
                         ("PutRolePolicy", answer)
                     }
                     (Some(document), false) => {
-                        let text = document_text(mode, "PutUserPolicy", resource, document)?;
+                        let text = document_text(mode, "PutUserPolicy", resource, document, text)?;
                         let answer = iam
                             .put_user_policy()
                             .user_name(&reference.name)
@@ -380,7 +393,7 @@ impl AwsAdapter {
                 let (session, client) = self.bucket_client(bucket).await?;
                 match value {
                     Some(document) => {
-                        let text = document_text(mode, "PutBucketPolicy", resource, document)?;
+                        let text = document_text(mode, "PutBucketPolicy", resource, document, text)?;
                         client
                             .put_bucket_policy()
                             .bucket(bucket)
@@ -542,7 +555,7 @@ impl AwsAdapter {
                         resource.describe()
                     )));
                 };
-                let text = document_text(mode, "PutKeyPolicy", resource, document)?;
+                let text = document_text(mode, "PutKeyPolicy", resource, document, text)?;
                 let (session, client) = self.key_client(mode, "PutKeyPolicy", resource, key)?;
                 // Never BypassPolicyLockoutSafetyCheck: KMS refuses a policy that would lock the
                 // writer out, which is the safety s3fix wants.
@@ -692,7 +705,17 @@ impl Writer for AwsAdapter {
         resource: &ResourceRef,
         value: Option<&Value>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send {
-        self.write_resource(resource, value)
+        self.write_resource(resource, value, None)
+    }
+
+    /// Policy documents are put as exactly `text` (AWS stores the text it is given).
+    fn write_text(
+        &self,
+        resource: &ResourceRef,
+        value: Option<&Value>,
+        text: Option<&str>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.write_resource(resource, value, text)
     }
 }
 
@@ -763,13 +786,28 @@ mod tests {
             "PutBucketPolicy",
             &resource,
             &serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+            None,
         );
         assert_eq!(
             text.ok().as_deref(),
             Some(r#"{"Version":"2012-10-17","Statement":[]}"#)
         );
         assert!(matches!(
-            document_text(Mode::Write, "PutBucketPolicy", &resource, &serde_json::json!("x")),
+            document_text(
+                Mode::Write,
+                "PutBucketPolicy",
+                &resource,
+                &serde_json::json!("x"),
+                None
+            ),
+            Err(AdapterError::Write { .. })
+        ));
+        let document = serde_json::json!({"Version": "2012-10-17", "Statement": []});
+        let kept = "{ \"Version\" : \"2012-10-17\",\n  \"Statement\": [ ] }";
+        let written = document_text(Mode::Write, "PutBucketPolicy", &resource, &document, Some(kept));
+        assert_eq!(written.ok().as_deref(), Some(kept));
+        assert!(matches!(
+            document_text(Mode::Write, "PutBucketPolicy", &resource, &document, Some("{}")),
             Err(AdapterError::Write { .. })
         ));
     }

@@ -241,13 +241,50 @@ fn bucket_mut<'a>(world: &'a mut World, name: &str) -> Option<&'a mut crate::cor
     world.buckets.iter_mut().find(|bucket| bucket.name == name)
 }
 
-/// Set a writable resource to a value (`None` deletes it).
+/// The exact text of a policy document resource, where the world knows it (`None` for every other
+/// resource, and for documents read without their text).
+pub fn current_text(world: &World, resource: &ResourceRef) -> Option<String> {
+    match resource {
+        ResourceRef::InlinePolicy { principal, name } => world
+            .principal(principal)?
+            .inline_policies
+            .iter()
+            .find(|policy| policy.name == *name)?
+            .document_text
+            .clone(),
+        ResourceRef::BucketPolicy { bucket } => world.bucket(bucket)?.policy_text.clone(),
+        ResourceRef::KeyPolicy { key } => world.key(key)?.policy_text.clone(),
+        _ => None,
+    }
+}
+
+/// Set a writable resource to a value (`None` deletes it); a document's text is forgotten.
 pub fn set_value(
     world: &mut World,
     resource: &ResourceRef,
     value: Option<&Value>,
 ) -> Result<(), WorldEditError> {
+    set_document(world, resource, value, None)
+}
+
+/// Set a writable resource to a value, a policy document also to its exact `text` (which must
+/// parse to `value`; `None` = not known, written as a serialisation).
+pub fn set_document(
+    world: &mut World,
+    resource: &ResourceRef,
+    value: Option<&Value>,
+    text: Option<&str>,
+) -> Result<(), WorldEditError> {
     let missing = || WorldEditError::Missing(resource.describe());
+    if let (Some(text), Some(value)) = (text, value)
+        && serde_json::from_str::<Value>(text).ok().as_ref() != Some(value)
+    {
+        return Err(WorldEditError::BadValue {
+            resource: resource.describe(),
+            message: "the text to write does not parse to the document to write".into(),
+        });
+    }
+    let text = text.filter(|_| value.is_some()).map(str::to_string);
     match resource {
         ResourceRef::InlinePolicy { principal, name } => {
             let found = world
@@ -260,16 +297,18 @@ pub fn set_value(
                 found.inline_policies.push(crate::core::world::NamedPolicy {
                     name: name.clone(),
                     document: document.clone(),
+                    document_text: text,
                 });
             }
         }
         ResourceRef::BucketPolicy { bucket } => {
-            world
+            let found = world
                 .buckets
                 .iter_mut()
                 .find(|b| b.name == *bucket)
-                .ok_or_else(missing)?
-                .policy = value.cloned();
+                .ok_or_else(missing)?;
+            found.policy = value.cloned();
+            found.policy_text = text;
         }
         ResourceRef::OwnershipControls { bucket } => {
             let ownership: Option<ObjectOwnership> = typed(resource, value, "an Object Ownership setting")?;
@@ -321,6 +360,7 @@ pub fn set_value(
                 .ok_or_else(missing)?;
             if let Some(found) = world.keys.iter_mut().find(|k| k.arn == arn) {
                 found.policy = value.cloned();
+                found.policy_text = text;
             }
         }
         ResourceRef::AccessPointPolicy { access_point } => {

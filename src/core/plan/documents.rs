@@ -195,6 +195,9 @@ pub(super) fn edit(
         after,
         security_sensitive,
         reason,
+        // Filled in by `plan` once every edit of the plan is known.
+        before_text: None,
+        after_text: None,
     }))
 }
 

@@ -615,6 +615,8 @@ mod tests {
             after: json!({"Version": "2012-10-17", "Statement": after}),
             security_sensitive: false,
             reason: String::new(),
+            before_text: None,
+            after_text: None,
         }
     }
 

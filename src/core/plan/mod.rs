@@ -11,7 +11,9 @@ mod point;
 mod proof;
 pub mod verify;
 
-pub use apply::{ResourceRef, WorldEditError, current_value, fingerprint_of, set_value};
+pub use apply::{
+    ResourceRef, WorldEditError, current_text, current_value, fingerprint_of, set_document, set_value,
+};
 pub use build::{ProbeRequest, caller_context, probes};
 pub use proof::{Proof, ProofCheck};
 
@@ -57,6 +59,15 @@ pub struct Edit {
     pub security_sensitive: bool,
     /// Why the edit is needed.
     pub reason: String,
+    /// The document's exact text before, where it was read with its text: what a rollback writes
+    /// back byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_text: Option<String>,
+    /// The exact text written: `before_text` with only the changed statements spliced in
+    /// (`core::policy::splice`); absent where there is no text before, and the writer serialises
+    /// `after`. It always parses to `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_text: Option<String>,
 }
 
 /// The fingerprint of one resource as read when planning.
@@ -229,10 +240,28 @@ fn describe_blockers(blockers: &[Blocker]) -> String {
 
 /// Plan the minimal edits that grant `spec`'s access in `world`, and prove them.
 pub fn plan(world: &World, spec: &Spec, options: PlanOptions) -> Result<Plan, PlanError> {
-    let built = build::build(world, spec, options)?;
+    let mut built = build::build(world, spec, options)?;
+    for edit in &mut built.edits {
+        edit.before_text = current_text(world, &edit.resource);
+        if let Some(before_text) = &edit.before_text {
+            let (text, spliced) = crate::core::policy::splice::text_for(Some(before_text), &edit.after);
+            if !spliced {
+                built.warnings.push(format!(
+                    "{}: the edit could not be spliced into the stored text, so the whole document is written re-serialised",
+                    edit.resource.describe()
+                ));
+            }
+            edit.after_text = Some(text);
+        }
+    }
     let mut edited = world.clone();
     for edit in &built.edits {
-        set_value(&mut edited, &edit.resource, Some(&edit.after))?;
+        set_document(
+            &mut edited,
+            &edit.resource,
+            Some(&edit.after),
+            edit.after_text.as_deref(),
+        )?;
     }
     let proof = proof::prove(world, &edited, spec, &built)?;
     if !proof.failures().is_empty() {

@@ -450,6 +450,8 @@ mod tests {
                 after: document,
                 security_sensitive: false,
                 reason: String::new(),
+                before_text: None,
+                after_text: None,
             },
             Edit {
                 resource: ResourceRef::OwnershipControls { bucket: "bkt".into() },
@@ -458,6 +460,8 @@ mod tests {
                 after: json!("BucketOwnerEnforced"),
                 security_sensitive: false,
                 reason: String::new(),
+                before_text: None,
+                after_text: None,
             },
         ];
         let touched = Touched::new(&before, &after, &spec(), &edits);

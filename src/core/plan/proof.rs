@@ -86,6 +86,7 @@ fn synthetic_role(account: &str, name: &str, admin: bool) -> Principal {
             vec![NamedPolicy {
                 name: "admin".into(),
                 document: admin_document(),
+                document_text: None,
             }]
         } else {
             Vec::new()
@@ -130,6 +131,7 @@ fn with_neighbours(world: &World, spec: &Spec) -> World {
             .map(|bucket| bucket.region.clone())
             .unwrap_or_default(),
         policy: None,
+        policy_text: None,
         ownership: Some(ObjectOwnership::BucketOwnerEnforced),
         public_access_block: None,
         acl: None,

@@ -182,6 +182,18 @@ pub fn compare(file: &Plan, now: &Plan) -> Result<(), VerifyError> {
         {
             return differs(format!("edit {number} ({what}) is marked differently"));
         }
+        // The exact text is part of the contract: a plan whose text was edited by hand, or read
+        // from a document stored in another layout since, is refused like any other difference.
+        if recorded.before_text != computed.before_text {
+            return differs(format!(
+                "edit {number} ({what}) records the document's text before differently from its stored text now"
+            ));
+        }
+        if recorded.after_text != computed.after_text {
+            return differs(format!(
+                "edit {number} ({what}) would write a text other than the one s3fix plans"
+            ));
+        }
     }
     match file.edits.len().cmp(&now.edits.len()) {
         std::cmp::Ordering::Less => {

@@ -11,6 +11,7 @@ pub mod json;
 mod parse;
 pub mod pattern;
 pub mod principal;
+pub mod splice;
 
 pub use condition::Condition;
 pub use parse::{PolicyError, parse_policy, parse_policy_json, parse_policy_text};
