@@ -587,7 +587,7 @@ impl AwsAdapter {
                 let control = &session.s3control;
                 let answer = match value {
                     Some(document) => {
-                        let text = document_text(mode, operation, resource, document)?;
+                        let text = document_text(mode, operation, resource, document, text)?;
                         control
                             .put_access_point_policy()
                             .account_id(&arn.account)
