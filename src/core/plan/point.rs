@@ -247,6 +247,19 @@ mod tests {
     }
 
     #[test]
+    fn the_access_point_policy_resource_is_camel_case_in_plan_files() {
+        let resource = ResourceRef::AccessPointPolicy {
+            access_point: "arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap".into(),
+        };
+        let value = serde_json::to_value(&resource).unwrap();
+        assert_eq!(
+            value,
+            json!({"kind": "accessPointPolicy", "accessPoint": "arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap"})
+        );
+        assert_eq!(serde_json::from_value::<ResourceRef>(value).unwrap(), resource);
+    }
+
+    #[test]
     fn the_access_point_grant_is_on_the_access_point_resources() {
         let needs = Needs {
             access_point: [Access::Read, Access::List].into_iter().collect(),
