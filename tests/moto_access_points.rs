@@ -287,7 +287,7 @@ async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
 /// an access point policy in the access point's account, reads it back as `observe` does, deletes
 /// it (a second delete leaves it absent, as asked); then `s3fix drift --fix` on a spec through the
 /// access point reads the access point (else its gate would be unknown), plans the grant, and
-/// applies it through the same transactional apply as `s3fix apply`.
+/// applies it through the same transactional apply as `s3fix apply`; `s3fix rollback` restores it.
 #[tokio::test]
 async fn access_point_policy_writes_and_drift_fix_through_it() -> anyhow::Result<()> {
     use s3fix::adapter::Writer as _;
@@ -353,5 +353,24 @@ async fn access_point_policy_writes_and_drift_fix_through_it() -> anyhow::Result
     );
     let (code, report, stderr) = drift(directory.path(), &endpoint, false)?;
     assert_eq!(code, Some(0), "in sync after the fix: {report}\n{stderr}");
+
+    // `s3fix rollback` of the fix restores the access point policy (absent) through S3 Control.
+    let journal = s3fix::journal::Journal::new(&directory.path().join(".s3fix/journal")).operations();
+    assert_eq!(journal.len(), 1, "{journal:?}");
+    let id = journal[0].file_stem().unwrap().to_string_lossy().to_string();
+    let rolled = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .current_dir(directory.path())
+        // The journal records the roles and region; an endpoint is only ever taken from the
+        // operator.
+        .args(["rollback", &id, "--endpoint-url", &endpoint])
+        .env("NO_COLOR", "1")
+        .output()?;
+    assert_eq!(
+        rolled.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rolled.stderr)
+    );
+    assert_eq!(adapter.read(&resource).await?, None);
     Ok(())
 }
