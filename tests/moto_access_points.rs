@@ -67,6 +67,33 @@ async fn through_proxy(
     Ok((scenario, proxy, s3control(&bucket_admin)))
 }
 
+/// `s3fix drift spec.toml --output json` (with `--fix --yes` when `fix`) in `directory`, live
+/// against `endpoint` through both admin roles: the exit code, the JSON report, stderr.
+fn drift(
+    directory: &std::path::Path,
+    endpoint: &str,
+    fix: bool,
+) -> anyhow::Result<(Option<i32>, serde_json::Value, String)> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_s3fix"));
+    command
+        .current_dir(directory)
+        .args(["drift", "spec.toml", "--output", "json"])
+        .args(["--bucket-role", &admin_role(BUCKET_ACCOUNT)])
+        .args(["--caller-role", &admin_role(CALLER_ACCOUNT)])
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
+        .env("NO_COLOR", "1");
+    if fix {
+        command.args(["--fix", "--yes"]);
+    }
+    let output = command.output()?;
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    Ok((
+        output.status.code(),
+        report,
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    ))
+}
+
 #[tokio::test]
 async fn access_point_reads_and_explain_through_it() -> anyhow::Result<()> {
     let Some(moto) = support::moto() else {
@@ -161,7 +188,7 @@ async fn access_point_reads_and_explain_through_it() -> anyhow::Result<()> {
 }
 
 /// moto 5.2.5 implements EC2 CreateVpc, CreateVpcEndpoint (with a policy document) and
-/// DescribeVpcEndpoints.
+/// DescribeVpcEndpoints; `plan` and `drift` both read the endpoint a spec's aws:SourceVpce names.
 #[tokio::test]
 async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
     let Some(moto) = support::moto() else {
@@ -245,6 +272,14 @@ async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
         text.contains("VPC endpoint policy") && text.contains("NoReads"),
         "{text}"
     );
+    // So does `drift` (after its shared observe_many): the same block, by name.
+    let (code, report, stderr) = drift(directory.path(), &moto.endpoint, false)?;
+    assert_eq!(code, Some(1), "{report}\n{stderr}");
+    let message = report["specs"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("VPC endpoint policy") && message.contains("NoReads"),
+        "{report}"
+    );
     Ok(())
 }
 
@@ -252,7 +287,7 @@ async fn vpc_endpoint_reads_and_explain_through_it() -> anyhow::Result<()> {
 /// an access point policy in the access point's account, reads it back as `observe` does, deletes
 /// it (a second delete leaves it absent, as asked); then `s3fix drift --fix` on a spec through the
 /// access point reads the access point (else its gate would be unknown), plans the grant, and
-/// applies it through the same transactional apply as `s3fix apply`.
+/// applies it through the same transactional apply as `s3fix apply`; `s3fix rollback` restores it.
 #[tokio::test]
 async fn access_point_policy_writes_and_drift_fix_through_it() -> anyhow::Result<()> {
     use s3fix::adapter::Writer as _;
@@ -302,27 +337,7 @@ async fn access_point_policy_writes_and_drift_fix_through_it() -> anyhow::Result
         scenario.principal_arn, scenario.bucket, scenario.object_key
     );
     std::fs::write(directory.path().join("spec.toml"), spec)?;
-    let drift = |fix: bool| -> anyhow::Result<(Option<i32>, serde_json::Value, String)> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_s3fix"));
-        command
-            .current_dir(directory.path())
-            .args(["drift", "spec.toml", "--output", "json"])
-            .args(["--bucket-role", &admin_role(BUCKET_ACCOUNT)])
-            .args(["--caller-role", &admin_role(CALLER_ACCOUNT)])
-            .args(["--endpoint-url", &endpoint, "--region", "us-east-1"])
-            .env("NO_COLOR", "1");
-        if fix {
-            command.args(["--fix", "--yes"]);
-        }
-        let output = command.output()?;
-        let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
-        Ok((
-            output.status.code(),
-            report,
-            String::from_utf8_lossy(&output.stderr).to_string(),
-        ))
-    };
-    let (code, report, stderr) = drift(true)?;
+    let (code, report, stderr) = drift(directory.path(), &endpoint, true)?;
     assert_eq!(code, Some(2), "{report}\n{stderr}");
     let written = adapter
         .read(&resource)
@@ -336,7 +351,26 @@ async fn access_point_policy_writes_and_drift_fix_through_it() -> anyhow::Result
         ),
         "{written}"
     );
-    let (code, report, stderr) = drift(false)?;
+    let (code, report, stderr) = drift(directory.path(), &endpoint, false)?;
     assert_eq!(code, Some(0), "in sync after the fix: {report}\n{stderr}");
+
+    // `s3fix rollback` of the fix restores the access point policy (absent) through S3 Control.
+    let journal = s3fix::journal::Journal::new(&directory.path().join(".s3fix/journal")).operations();
+    assert_eq!(journal.len(), 1, "{journal:?}");
+    let id = journal[0].file_stem().unwrap().to_string_lossy().to_string();
+    let rolled = Command::new(env!("CARGO_BIN_EXE_s3fix"))
+        .current_dir(directory.path())
+        // The journal records the roles and region; an endpoint is only ever taken from the
+        // operator.
+        .args(["rollback", &id, "--endpoint-url", &endpoint])
+        .env("NO_COLOR", "1")
+        .output()?;
+    assert_eq!(
+        rolled.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rolled.stderr)
+    );
+    assert_eq!(adapter.read(&resource).await?, None);
     Ok(())
 }

@@ -36,6 +36,7 @@ pub enum ResourceRef {
     /// An S3 access point's policy (written through S3 Control by the access point's account).
     AccessPointPolicy {
         /// The access point ARN.
+        #[serde(rename = "accessPoint")]
         access_point: String,
     },
     /// A KMS key policy.

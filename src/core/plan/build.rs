@@ -329,10 +329,10 @@ fn collect_needs(
                         && gate.missing.contains(&Missing::ResourcePolicy) =>
                 {
                     // In the access point's own account the identity grant (needed anyway) is
-                    // enough: the access point policy is left alone.
-                    if point_account.as_deref() != Some(caller_account.as_str()) {
-                        needs.access_point.insert(access);
-                    }
+                    // enough: the access point policy is left alone (and this arm still matches,
+                    // so the gate is not reported as a blocker).
+                    let foreign = point_account.as_deref() != Some(caller_account.as_str());
+                    needs.access_point.extend(foreign.then_some(access));
                 }
                 (Gate::AclOwnership, Verdict::ImplicitDeny) => needs.ownership = true,
                 (Gate::BlockPublicAccess, Verdict::ExplicitDeny) => block(

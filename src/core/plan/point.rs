@@ -247,6 +247,19 @@ mod tests {
     }
 
     #[test]
+    fn the_access_point_policy_resource_is_camel_case_in_plan_files() {
+        let resource = ResourceRef::AccessPointPolicy {
+            access_point: "arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap".into(),
+        };
+        let value = serde_json::to_value(&resource).unwrap();
+        assert_eq!(
+            value,
+            json!({"kind": "accessPointPolicy", "accessPoint": "arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap"})
+        );
+        assert_eq!(serde_json::from_value::<ResourceRef>(value).unwrap(), resource);
+    }
+
+    #[test]
     fn the_access_point_grant_is_on_the_access_point_resources() {
         let needs = Needs {
             access_point: [Access::Read, Access::List].into_iter().collect(),
@@ -327,6 +340,36 @@ mod tests {
         assert_ne!(
             explain(&edited, &request).unwrap().decision,
             FinalDecision::Allowed
+        );
+    }
+
+    #[test]
+    fn apply_refuses_an_access_point_policy_edit_for_another_access_point() {
+        let world: World =
+            serde_json::from_str(include_str!("../../../plans/examples/access-point-world.json")).unwrap();
+        let spec = Spec::parse(
+            "principal = \"arn:aws:iam::222222222222:role/spark\"\nbucket = \"lake\"\nkeys = [\"direct/*\"]\naccess = [\"read\"]\naccess_point = \"lake-ap-abcdefghijklmnopqrstuvwxyz0123-s3alias\"\n",
+            "spec.toml",
+        )
+        .unwrap();
+        let mut planned =
+            crate::core::plan::plan(&world, &spec, crate::core::plan::PlanOptions::default()).unwrap();
+        // Named by alias in the spec, written by ARN in the plan: in scope.
+        assert!(crate::core::plan::verify::check_scope(&planned, &world).is_ok());
+        let edit = planned
+            .edits
+            .iter_mut()
+            .find(|edit| matches!(edit.resource, ResourceRef::AccessPointPolicy { .. }))
+            .unwrap();
+        edit.resource = ResourceRef::AccessPointPolicy {
+            access_point: "arn:aws:s3:us-east-1:333333333333:accesspoint/partner-ap".into(),
+        };
+        let refused = crate::core::plan::verify::check_scope(&planned, &world).unwrap_err();
+        assert!(
+            refused.to_string().contains(
+                "the spec's access point is `arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap`"
+            ),
+            "{refused}"
         );
     }
 }
