@@ -430,7 +430,8 @@ pub fn splice(original: &str, new: &Value) -> Option<String> {
 }
 
 /// The text to write for `new`: spliced into `original` where there is one, else `new`
-/// serialised pretty. The flag says whether a splice was possible.
+/// serialised pretty. The flag is `false` only where there was an original and the splice was not
+/// possible (the caller warns: the whole document is re-serialised).
 pub fn text_for(original: Option<&str>, new: &Value) -> (String, bool) {
     if let Some(spliced) = original.and_then(|text| splice(text, new)) {
         return (spliced, true);
