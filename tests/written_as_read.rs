@@ -218,3 +218,18 @@ fn a_text_that_disagrees_with_its_policy_is_refused_naming_the_field() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("buckets[0].policyText"), "{stderr}");
 }
+
+#[test]
+fn a_world_without_texts_plans_exactly_as_before() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::copy(WORLD, directory.path().join("world.json")).unwrap();
+    succeeded(&s3fix(
+        &["plan", SPEC, "--world", "world.json", "-o", "plan.json"],
+        directory.path(),
+    ));
+    let plan = std::fs::read_to_string(directory.path().join("plan.json")).unwrap();
+    assert!(
+        !plan.contains("beforeText") && !plan.contains("afterText"),
+        "{plan}"
+    );
+}

@@ -255,7 +255,10 @@ mod tests {
             .as_ref()
             .map(Value::to_string)
             .unwrap_or_default();
-        // The same document, padded with whitespace past 20 KB: AWS counts what it stores.
+        // The same document, padded with whitespace past 20 KB: "Bucket policies are limited to
+        // 20 KB in size" (S3 User Guide, "Bucket policies and user policies",
+        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-iam-policies.html) is the
+        // size of the text S3 stores, so the text is what is counted.
         let padded = compact.replacen('{', &format!("{{{}", " ".repeat(BUCKET_POLICY_BYTES)), 1);
         world.buckets[0].policy_text = Some(padded);
         let error = check_world(&world).expect_err("over the limit");
