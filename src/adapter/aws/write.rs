@@ -190,6 +190,11 @@ impl AwsAdapter {
         Ok(self.read_with_text(resource).await?.map(|(value, _)| value))
     }
 
+    /// The exact text AWS returned for a policy document resource.
+    async fn read_stored_text(&self, resource: &ResourceRef) -> Result<Option<String>, AdapterError> {
+        Ok(self.read_with_text(resource).await?.and_then(|(_, text)| text))
+    }
+
     /// A resource's value and, for a policy document, the exact text AWS returned.
     async fn read_with_text(
         &self,
@@ -629,7 +634,7 @@ impl Writer for AwsAdapter {
         &self,
         resource: &ResourceRef,
     ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
-        async move { Ok(self.read_with_text(resource).await?.and_then(|(_, text)| text)) }
+        self.read_stored_text(resource)
     }
 
     fn write(
