@@ -930,6 +930,29 @@ async fn a_per_line_bucket_policy_is_written_as_read_and_rolled_back_byte_for_by
     let kept = format!("{{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {statement},\n    {{");
     assert!(written.starts_with(&kept), "{written}");
     assert!(written.ends_with("}\n  ]\n}\n"), "{written}");
+    // A key policy (created as one line) is put as its planned one-line text.
+    assert!(
+        plan.edits
+            .iter()
+            .any(|edit| matches!(edit.resource, ResourceRef::KeyPolicy { .. }))
+    );
+    for edit in &plan.edits {
+        if let ResourceRef::KeyPolicy { key } = &edit.resource {
+            let output = fixture
+                .kms
+                .get_key_policy()
+                .key_id(key)
+                .policy_name("default")
+                .send()
+                .await?;
+            let text = edit
+                .after_text
+                .as_deref()
+                .expect("a key policy read with its text");
+            assert_eq!(output.policy(), Some(text));
+            assert!(!text.contains('\n'), "{text}");
+        }
+    }
     let (journaled, _) = only_journal(directory.path());
     let rolled = s3fix(directory.path(), &["rollback", &journaled.id]);
     assert_eq!(rolled.status.code(), Some(0), "{}", stderr(&rolled));

@@ -58,6 +58,21 @@ async fn snapshot_writes_the_world_and_counts_calls() -> anyhow::Result<()> {
     let world = SnapshotAdapter::load(&output_path)?.world().clone();
     assert_eq!(world.buckets[0].objects[0].key, "reports/q1.csv");
     assert_eq!(world.principals[0].arn, scenario.principal_arn);
+    // The stored texts are kept as AWS returned them (the scenario put compact JSON), so an
+    // offline plan over this file splices into the same bytes AWS holds.
+    assert_eq!(
+        world.buckets[0].policy_text.as_deref(),
+        Some(scenario.bucket_policy.to_string().as_str())
+    );
+    assert_eq!(
+        world.keys[0].policy_text.as_deref(),
+        Some(scenario.key_policy.to_string().as_str())
+    );
+    let inline = &world.principals[0].inline_policies[0];
+    assert_eq!(
+        inline.document_text.as_deref(),
+        Some(scenario.inline_policy.to_string().as_str())
+    );
     let text = std::fs::read_to_string(&output_path)?;
     assert!(!text.contains("testing"), "no credentials in the world file");
     assert_eq!(

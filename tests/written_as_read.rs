@@ -149,6 +149,19 @@ fn a_per_line_bucket_policy_gains_only_its_new_statement_lines_and_rolls_back_by
         restored == String::from_utf8(original_file).unwrap(),
         "{restored}"
     );
+
+    // The rollback journaled the text it replaced: undoing it puts the applied text back.
+    let operations = s3fix::journal::Journal::new(&directory.path().join(".s3fix/journal")).operations();
+    let rollback_id = operations
+        .iter()
+        .map(|path| path.file_stem().unwrap().to_string_lossy().to_string())
+        .find(|other| *other != id)
+        .unwrap();
+    succeeded(&s3fix(&["rollback", &rollback_id], directory.path()));
+    assert_eq!(
+        stored(directory.path())["buckets"][0]["policyText"],
+        Value::from(after_text)
+    );
 }
 
 #[test]
@@ -204,4 +217,19 @@ fn a_text_that_disagrees_with_its_policy_is_refused_naming_the_field() {
     assert_ne!(refused.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("buckets[0].policyText"), "{stderr}");
+}
+
+#[test]
+fn a_world_without_texts_plans_exactly_as_before() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::copy(WORLD, directory.path().join("world.json")).unwrap();
+    succeeded(&s3fix(
+        &["plan", SPEC, "--world", "world.json", "-o", "plan.json"],
+        directory.path(),
+    ));
+    let plan = std::fs::read_to_string(directory.path().join("plan.json")).unwrap();
+    assert!(
+        !plan.contains("beforeText") && !plan.contains("afterText"),
+        "{plan}"
+    );
 }

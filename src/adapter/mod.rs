@@ -81,6 +81,16 @@ pub trait Writer {
         value: Option<&Value>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
+    /// The exact stored text of a policy document resource, where the writer can read it
+    /// (`None`: absent, not a document, or a writer without texts).
+    fn read_text(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
+        let _ = resource;
+        std::future::ready(Ok(None))
+    }
+
     /// Set a writable resource to `value` as [`Writer::write`] does, a policy document as exactly
     /// `text` where given (it parses to `value`). A writer that cannot store text writes `value`.
     fn write_text(

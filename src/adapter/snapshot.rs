@@ -422,6 +422,13 @@ impl crate::adapter::Writer for SnapshotWriter {
         std::future::ready(result)
     }
 
+    fn read_text(
+        &self,
+        resource: &crate::core::plan::ResourceRef,
+    ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
+        std::future::ready(Ok(crate::core::plan::current_text(&self.world(), resource)))
+    }
+
     fn write(
         &self,
         resource: &crate::core::plan::ResourceRef,

@@ -248,6 +248,26 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_text_is_what_the_limit_counts() {
+        let mut world = bucket_with_policy(1);
+        let compact = world.buckets[0]
+            .policy
+            .as_ref()
+            .map(Value::to_string)
+            .unwrap_or_default();
+        // The same document, padded with whitespace past 20 KB: "Bucket policies are limited to
+        // 20 KB in size" (S3 User Guide, "Bucket policies and user policies",
+        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-iam-policies.html) is the
+        // size of the text S3 stores, so the text is what is counted.
+        let padded = compact.replacen('{', &format!("{{{}", " ".repeat(BUCKET_POLICY_BYTES)), 1);
+        world.buckets[0].policy_text = Some(padded);
+        let error = check_world(&world).expect_err("over the limit");
+        assert!(error.what.contains("bucket policy of `b`"), "{error}");
+        world.buckets[0].policy_text = Some(compact);
+        assert_eq!(check_world(&world), Ok(()));
+    }
+
+    #[test]
     fn a_bucket_policy_over_20_kb_is_refused_naming_the_bucket() {
         assert!(check_world(&bucket_with_policy(10)).is_ok());
         let error = check_world(&bucket_with_policy(1_000)).unwrap_err();

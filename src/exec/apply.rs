@@ -114,6 +114,12 @@ impl<W: Writer> Calls<'_, W> {
             .map_err(|error| error.to_string())
     }
 
+    fn read_text(&self, resource: &ResourceRef) -> Result<Option<String>, String> {
+        self.runtime
+            .block_on(self.writer.read_text(resource))
+            .map_err(|error| error.to_string())
+    }
+
     /// Write `value`, a document as exactly `text` where known.
     fn write(&self, resource: &ResourceRef, value: Option<&Value>, text: Option<&str>) -> Result<(), String> {
         self.runtime
@@ -417,14 +423,18 @@ pub fn begin_rollback<W: Writer>(
             continue;
         }
         let refused = !is_after && !force;
+        // The current text, so a restore of this rollback puts back exactly what it replaces.
+        // A text read apart from the value is kept only where it is that value's text.
+        let current_text = calls
+            .read_text(&step.resource)
+            .map_err(|error| anyhow::anyhow!(error))?
+            .filter(|text| serde_json::from_str::<Value>(text).ok() == current);
         steps.push(Step {
             resource: step.resource.clone(),
             error: refused.then(|| changed_since(&step.resource, current.as_ref(), step.after.as_ref())),
             before: current,
             after: step.before.clone(),
-            // The current text is not read back (a restore of this rollback writes its value);
-            // the original's text before is written back exactly.
-            before_text: None,
+            before_text: current_text,
             after_text: step.before_text.clone(),
             state: if refused {
                 StepState::Refused

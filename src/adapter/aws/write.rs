@@ -7,7 +7,7 @@
 //! INVARIANT: never sends `ConfirmRemoveSelfBucketAccess` nor `BypassPolicyLockoutSafetyCheck`.
 
 use super::error::{Failure, FailureClass};
-use super::iam::decode_policy_document;
+use super::iam::decode_policy;
 use super::session::Session;
 use super::{
     AwsAdapter, bucket_region, fatal, has_unmapped_ids, kms, map_canonical_ids, owner_canonical_ids, s3,
@@ -220,6 +220,19 @@ impl AwsAdapter {
     }
 
     async fn read_resource(&self, resource: &ResourceRef) -> Result<Option<Value>, AdapterError> {
+        Ok(self.read_with_text(resource).await?.map(|(value, _)| value))
+    }
+
+    /// The exact text AWS returned for a policy document resource.
+    async fn read_stored_text(&self, resource: &ResourceRef) -> Result<Option<String>, AdapterError> {
+        Ok(self.read_with_text(resource).await?.and_then(|(_, text)| text))
+    }
+
+    /// A resource's value and, for a policy document, the exact text AWS returned.
+    async fn read_with_text(
+        &self,
+        resource: &ResourceRef,
+    ) -> Result<Option<(Value, Option<String>)>, AdapterError> {
         let mode = Mode::Read;
         match resource {
             ResourceRef::InlinePolicy { principal, name } => {
@@ -248,8 +261,8 @@ impl AwsAdapter {
                     ("GetUserPolicy", answer)
                 };
                 match answer {
-                    Ok(text) => decode_policy_document(&text)
-                        .map(Some)
+                    Ok(text) => decode_policy(&text)
+                        .map(|(document, text)| Some((document, Some(text))))
                         .map_err(|message| failed(session, mode, operation, resource, &malformed(message))),
                     Err(failure) if failure.class() == FailureClass::NoSuchResource => Ok(None),
                     Err(failure) => Err(failed(session, mode, operation, resource, &failure)),
@@ -259,7 +272,7 @@ impl AwsAdapter {
                 let (session, client) = self.bucket_client(bucket).await?;
                 s3::bucket_policy(&client, bucket)
                     .await
-                    .map(|read| read.map(|(document, _)| document))
+                    .map(|read| read.map(|(document, text)| (document, Some(text))))
                     .map_err(|failure| failed(session, mode, "GetBucketPolicy", resource, &failure))
             }
             ResourceRef::OwnershipControls { bucket } => {
@@ -268,14 +281,14 @@ impl AwsAdapter {
                     failed(session, mode, "GetBucketOwnershipControls", resource, &failure)
                 })?;
                 // The world's representation (`current_value`): the setting's serialized name.
-                Ok(ownership.map(|ownership| serde_json::to_value(ownership).unwrap_or(Value::Null)))
+                Ok(ownership.map(|ownership| (serde_json::to_value(ownership).unwrap_or(Value::Null), None)))
             }
             ResourceRef::BucketAcl { bucket } => {
                 let (session, client) = self.bucket_client(bucket).await?;
                 let acl = self
                     .mapped_bucket_acl(session, &client, bucket, resource, mode)
                     .await?;
-                Ok(Some(serde_json::to_value(acl).unwrap_or(Value::Null)))
+                Ok(Some((serde_json::to_value(acl).unwrap_or(Value::Null), None)))
             }
             ResourceRef::KeyPolicy { key } => {
                 let (session, client) = self.key_client(mode, "GetKeyPolicy", resource, key)?;
@@ -296,15 +309,17 @@ impl AwsAdapter {
                     })?;
                 match output.policy() {
                     None => Ok(None),
-                    Some(text) => serde_json::from_str(text).map(Some).map_err(|error| {
-                        failed(
-                            session,
-                            mode,
-                            "GetKeyPolicy",
-                            resource,
-                            &malformed(format!("the key policy is not JSON: {error}")),
-                        )
-                    }),
+                    Some(text) => serde_json::from_str(text)
+                        .map(|document| Some((document, Some(text.to_string()))))
+                        .map_err(|error| {
+                            failed(
+                                session,
+                                mode,
+                                "GetKeyPolicy",
+                                resource,
+                                &malformed(format!("the key policy is not JSON: {error}")),
+                            )
+                        }),
                 }
             }
             ResourceRef::AccessPointPolicy { access_point } => {
@@ -698,6 +713,13 @@ impl Writer for AwsAdapter {
         resource: &ResourceRef,
     ) -> impl Future<Output = Result<Option<Value>, AdapterError>> + Send {
         self.read_resource(resource)
+    }
+
+    fn read_text(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
+        self.read_stored_text(resource)
     }
 
     fn write(

@@ -77,36 +77,7 @@ impl<'a> Scanner<'a> {
             b'"' => return self.string(),
             open @ (b'{' | b'[') => {
                 let close = if open == b'{' { b'}' } else { b']' };
-                self.position += 1;
-                self.skip_whitespace();
-                if self.peek() == Some(close) {
-                    self.position += 1;
-                    return Some(Span {
-                        start,
-                        end: self.position,
-                    });
-                }
-                loop {
-                    if open == b'{' {
-                        self.string()?;
-                        self.skip_whitespace();
-                        self.expect(b':')?;
-                        self.skip_whitespace();
-                    }
-                    self.value()?;
-                    self.skip_whitespace();
-                    match self.peek()? {
-                        b',' => {
-                            self.position += 1;
-                            self.skip_whitespace();
-                        }
-                        byte if byte == close => {
-                            self.position += 1;
-                            break;
-                        }
-                        _ => return None,
-                    }
-                }
+                self.items(open, close)?;
             }
             _ => {
                 // A number or literal: everything up to the next delimiter.
@@ -127,60 +98,60 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// The members of the object starting here, with their value spans.
-    fn members(&mut self) -> Option<Vec<Member>> {
-        self.expect(b'{')?;
-        let mut members = Vec::new();
+    /// The items of the object or array starting here: each value's span, with its key for an
+    /// object's members.
+    fn items(&mut self, open: u8, close: u8) -> Option<Vec<(Option<String>, Span)>> {
+        self.expect(open)?;
+        let mut items = Vec::new();
         self.skip_whitespace();
-        if self.expect(b'}').is_some() {
-            return Some(members);
+        if self.expect(close).is_some() {
+            return Some(items);
         }
         loop {
-            let key_span = self.string()?;
-            let key: String = serde_json::from_slice(self.bytes.get(key_span.start..key_span.end)?).ok()?;
-            self.skip_whitespace();
-            self.expect(b':')?;
-            self.skip_whitespace();
-            let value = self.value()?;
-            members.push(Member { key, value });
+            let key = if open == b'{' {
+                let key_span = self.string()?;
+                let key: String =
+                    serde_json::from_slice(self.bytes.get(key_span.start..key_span.end)?).ok()?;
+                self.skip_whitespace();
+                self.expect(b':')?;
+                self.skip_whitespace();
+                Some(key)
+            } else {
+                None
+            };
+            items.push((key, self.value()?));
             self.skip_whitespace();
             match self.peek()? {
                 b',' => {
                     self.position += 1;
                     self.skip_whitespace();
                 }
-                b'}' => {
+                byte if byte == close => {
                     self.position += 1;
-                    return Some(members);
+                    return Some(items);
                 }
                 _ => return None,
             }
         }
     }
 
+    /// The members of the object starting here, with their value spans.
+    fn members(&mut self) -> Option<Vec<Member>> {
+        let items = self.items(b'{', b'}')?;
+        items
+            .into_iter()
+            .map(|(key, value)| key.map(|key| Member { key, value }))
+            .collect()
+    }
+
     /// The element spans of the array starting here.
     fn elements(&mut self) -> Option<Vec<Span>> {
-        self.expect(b'[')?;
-        let mut elements = Vec::new();
-        self.skip_whitespace();
-        if self.expect(b']').is_some() {
-            return Some(elements);
-        }
-        loop {
-            elements.push(self.value()?);
-            self.skip_whitespace();
-            match self.peek()? {
-                b',' => {
-                    self.position += 1;
-                    self.skip_whitespace();
-                }
-                b']' => {
-                    self.position += 1;
-                    return Some(elements);
-                }
-                _ => return None,
-            }
-        }
+        Some(
+            self.items(b'[', b']')?
+                .into_iter()
+                .map(|(_, span)| span)
+                .collect(),
+        )
     }
 }
 
@@ -399,8 +370,26 @@ fn splice_statements(text: &str, old_span: Span, old: &Value, new: &Value) -> Op
 
 /// Whether two documents are the same value with the same member order.
 fn same_document(left: &Value, right: &Value) -> bool {
-    // Maps compare without regard to order; their compact serialisations do not.
-    left == right && left.to_string() == right.to_string()
+    // `Value`'s own equality compares maps without regard to member order.
+    match (left, right) {
+        (Value::Object(left), Value::Object(right)) => {
+            left.len() == right.len()
+                && left
+                    .iter()
+                    .zip(right.iter())
+                    .all(|((left_key, left_value), (right_key, right_value))| {
+                        left_key == right_key && same_document(left_value, right_value)
+                    })
+        }
+        (Value::Array(left), Value::Array(right)) => {
+            left.len() == right.len()
+                && left
+                    .iter()
+                    .zip(right.iter())
+                    .all(|(left, right)| same_document(left, right))
+        }
+        _ => left == right,
+    }
 }
 
 /// The text of `new` spliced into `original`: unchanged statements and members keep their bytes.
@@ -441,7 +430,8 @@ pub fn splice(original: &str, new: &Value) -> Option<String> {
 }
 
 /// The text to write for `new`: spliced into `original` where there is one, else `new`
-/// serialised pretty. The flag says whether a splice was possible.
+/// serialised pretty. The flag is `false` only where there was an original and the splice was not
+/// possible (the caller warns: the whole document is re-serialised).
 pub fn text_for(original: Option<&str>, new: &Value) -> (String, bool) {
     if let Some(spliced) = original.and_then(|text| splice(text, new)) {
         return (spliced, true);

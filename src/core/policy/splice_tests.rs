@@ -255,3 +255,12 @@ proptest! {
         prop_assert!(spliced.ends_with(&original[statement_span.end..]));
     }
 }
+
+#[test]
+fn member_order_counts_as_a_difference() {
+    let left = json!({"Sid": "A", "Effect": "Allow"});
+    let right = json!({"Effect": "Allow", "Sid": "A"});
+    assert_eq!(left, right, "serde_json's equality ignores member order");
+    assert!(!same_document(&left, &right));
+    assert!(same_document(&json!([left.clone()]), &json!([left])));
+}
