@@ -233,3 +233,83 @@ fn a_world_without_texts_plans_exactly_as_before() {
         "{plan}"
     );
 }
+
+const AP_WORLD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/plans/examples/access-point-world.json"
+);
+const AP_SPEC: &str = "principal = \"arn:aws:iam::222222222222:role/spark\"\nbucket = \"lake\"\nkeys = [\"published/*\"]\naccess = [\"read\"]\naccess_point = \"arn:aws:s3:us-east-1:111111111111:accesspoint/lake-ap\"\n";
+
+#[test]
+fn an_access_point_policy_read_as_text_gains_only_its_new_statement_and_rolls_back_byte_for_byte() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut world: Value = serde_json::from_str(&std::fs::read_to_string(AP_WORLD).unwrap()).unwrap();
+    let point = &mut world["buckets"][0]["accessPoints"][0];
+    assert_eq!(point["name"], "lake-ap");
+    let point_text = one_statement_per_line(&point["policy"]);
+    point["policyText"] = Value::from(point_text.clone());
+    let world: s3fix::core::world::World = serde_json::from_value(world).unwrap();
+    let mut original = serde_json::to_vec_pretty(&world).unwrap();
+    original.push(b'\n');
+    std::fs::write(directory.path().join("world.json"), &original).unwrap();
+    std::fs::write(directory.path().join("spec.toml"), AP_SPEC).unwrap();
+    succeeded(&s3fix(
+        &["plan", "spec.toml", "--world", "world.json", "-o", "plan.json"],
+        directory.path(),
+    ));
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(directory.path().join("plan.json")).unwrap()).unwrap();
+    let point_edit = plan["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|edit| edit["resource"]["kind"] == "accessPointPolicy")
+        .expect("spark is missing from lake-ap's policy for published/*");
+    assert_eq!(point_edit["beforeText"], Value::from(point_text.clone()));
+
+    succeeded(&s3fix(&["apply", "plan.json", "--yes"], directory.path()));
+    let stored_point = stored(directory.path())["buckets"][0]["accessPoints"][0].clone();
+    let after_text = stored_point["policyText"].as_str().unwrap().to_string();
+    assert_eq!(Value::from(after_text.clone()), point_edit["afterText"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&after_text).unwrap(),
+        stored_point["policy"]
+    );
+    let added = inserted(&point_text, &after_text);
+    assert!(
+        added.starts_with(",\n    {") && added.matches('\n').count() == 1,
+        "{added:?}"
+    );
+
+    let id = s3fix::journal::Journal::new(&directory.path().join(".s3fix/journal")).operations()[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    succeeded(&s3fix(&["rollback", &id], directory.path()));
+    assert!(
+        std::fs::read(directory.path().join("world.json")).unwrap() == original,
+        "the world file is not restored byte for byte"
+    );
+}
+
+#[test]
+fn an_access_point_policy_text_that_disagrees_with_its_policy_is_refused_naming_the_field() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut world: Value = serde_json::from_str(&std::fs::read_to_string(AP_WORLD).unwrap()).unwrap();
+    world["buckets"][0]["accessPoints"][0]["policyText"] =
+        Value::from("{\"Version\":\"2012-10-17\",\"Statement\":[]}");
+    std::fs::write(
+        directory.path().join("world.json"),
+        serde_json::to_vec_pretty(&world).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(directory.path().join("spec.toml"), AP_SPEC).unwrap();
+    let refused = s3fix(&["plan", "spec.toml", "--world", "world.json"], directory.path());
+    assert_ne!(refused.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("buckets[0].accessPoints[0].policyText"),
+        "{stderr}"
+    );
+}

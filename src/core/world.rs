@@ -132,6 +132,9 @@ pub struct AccessPoint {
     /// The access point policy; `None` = no policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Value>,
+    /// The access point policy's exact text as stored, where known; it parses to `policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_text: Option<String>,
 }
 
 /// Where an access point accepts requests from.
@@ -651,6 +654,15 @@ impl World {
             if !agrees(&bucket.policy_text, bucket.policy.as_ref()) {
                 let text = bucket.policy_text.as_deref().unwrap_or_default();
                 return Err(disagree(format!("buckets[{index}].policyText"), text));
+            }
+        }
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            for (number, point) in bucket.access_points.iter().enumerate() {
+                if !agrees(&point.policy_text, point.policy.as_ref()) {
+                    let text = point.policy_text.as_deref().unwrap_or_default();
+                    let field = format!("buckets[{index}].accessPoints[{number}].policyText");
+                    return Err(disagree(field, text));
+                }
             }
         }
         for (index, key) in self.keys.iter().enumerate() {

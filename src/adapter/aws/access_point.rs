@@ -91,8 +91,9 @@ impl AwsAdapter {
             .bucket_account_id()
             .map_or_else(|| arn.account.clone(), str::to_string);
         let mut unknown = Vec::new();
-        let policy = match policy(control, &arn).await {
-            Ok(policy) => policy,
+        let (policy, policy_text) = match policy(control, &arn).await {
+            Ok(Some((policy, text))) => (Some(policy), Some(text)),
+            Ok(None) => (None, None),
             Err(failure) => {
                 if let Some(error) = fatal(session, &failure) {
                     return Err(error);
@@ -102,7 +103,7 @@ impl AwsAdapter {
                     resource: arn.arn.clone(),
                     reason: failure.reason(),
                 });
-                None
+                (None, None)
             }
         };
         let policy_is_public = if policy.is_some() {
@@ -129,6 +130,7 @@ impl AwsAdapter {
                 vpc_id,
                 public_access_block,
                 policy,
+                policy_text,
             },
             policy_is_public,
             unknown,
@@ -136,11 +138,12 @@ impl AwsAdapter {
     }
 }
 
-/// `GetAccessPointPolicy`: `None` when the access point has no policy.
+/// `GetAccessPointPolicy`: the policy and its exact text as stored; `None` when the access point
+/// has no policy.
 pub(super) async fn policy(
     control: &aws_sdk_s3control::Client,
     arn: &AccessPointArn,
-) -> Result<Option<serde_json::Value>, Failure> {
+) -> Result<Option<(serde_json::Value, String)>, Failure> {
     let answer = control
         .get_access_point_policy()
         .account_id(&arn.account)
@@ -151,13 +154,15 @@ pub(super) async fn policy(
     match answer {
         Ok(output) => match output.policy() {
             None => Ok(None),
-            Some(text) => serde_json::from_str(text).map(Some).map_err(|error| Failure {
-                code: Some("InvalidPolicyJson".into()),
-                message: Some(format!("the stored access point policy is not JSON: {error}")),
-                status: None,
-                detail: String::new(),
-                bucket_region: None,
-            }),
+            Some(text) => serde_json::from_str(text)
+                .map(|policy| Some((policy, text.to_string())))
+                .map_err(|error| Failure {
+                    code: Some("InvalidPolicyJson".into()),
+                    message: Some(format!("the stored access point policy is not JSON: {error}")),
+                    status: None,
+                    detail: String::new(),
+                    bucket_region: None,
+                }),
         },
         Err(failure) if failure.class() == FailureClass::Absent => Ok(None),
         Err(failure) => Err(failure),

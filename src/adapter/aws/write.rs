@@ -327,6 +327,7 @@ impl AwsAdapter {
                 let (session, arn) = self.point_session(mode, operation, resource, access_point)?;
                 super::access_point::policy(&session.s3control, &arn)
                     .await
+                    .map(|read| read.map(|(document, text)| (document, Some(text))))
                     .map_err(|failure| failed(session, mode, operation, resource, &failure))
             }
             _ => Err(AdapterError::NotWritable(resource.describe())),

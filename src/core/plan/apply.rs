@@ -255,6 +255,9 @@ pub fn current_text(world: &World, resource: &ResourceRef) -> Option<String> {
             .clone(),
         ResourceRef::BucketPolicy { bucket } => world.bucket(bucket)?.policy_text.clone(),
         ResourceRef::KeyPolicy { key } => world.key(key)?.policy_text.clone(),
+        ResourceRef::AccessPointPolicy { access_point } => {
+            world.access_point(access_point)?.1.policy_text.clone()
+        }
         _ => None,
     }
 }
@@ -374,6 +377,7 @@ pub fn set_document(
                 })
                 .ok_or_else(missing)?;
             found.policy = value.cloned();
+            found.policy_text = text;
         }
         _ => return Err(WorldEditError::ReadOnly(resource.describe())),
     }
