@@ -219,6 +219,7 @@ impl Source {
                 profile: aws.profile.clone(),
                 region: aws.region.clone(),
                 endpoint_url: aws.endpoint_url.clone(),
+                max_objects: aws.max_objects,
             },
         }
     }
@@ -246,7 +247,7 @@ pub fn describe_recorded(recorded: &PlanSource, spec: Option<&Spec>) -> String {
                 region: recorded.region.clone(),
                 endpoint_url: recorded.endpoint_url.clone(),
                 verbose: false,
-                max_objects: None,
+                max_objects: recorded.max_objects,
             },
             spec,
         ),
@@ -355,7 +356,7 @@ pub fn for_recorded(
         region: operator.region.clone().or_else(|| recorded.region.clone()),
         endpoint_url: operator.endpoint_url.clone(),
         verbose: operator.verbose,
-        max_objects: None,
+        max_objects: recorded.max_objects,
     };
     aws.check_endpoints()?;
     Ok(Source::Aws(aws))
@@ -365,6 +366,27 @@ pub fn for_recorded(
 #[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_object_bound_is_recorded_in_the_plan_and_used_again() {
+        let given = Source::Aws(AwsSource {
+            max_objects: Some(25),
+            ..AwsSource::default()
+        });
+        let recorded = given.plan_source(None);
+        assert_eq!(recorded.max_objects, Some(25));
+        let text = serde_json::to_value(&recorded).unwrap();
+        assert_eq!(text["maxObjects"], 25, "{text}");
+        let read: PlanSource = serde_json::from_value(text).unwrap();
+        let Source::Aws(aws) = for_recorded(&read, Path::new("plan.json"), &Operator::default()).unwrap()
+        else {
+            panic!("an AWS plan is applied through AWS");
+        };
+        assert_eq!(aws.max_objects, Some(25));
+        // A plan written before the bound was recorded loads, and observes with the default.
+        let old: PlanSource = serde_json::from_str(r#"{"region": "us-east-1"}"#).unwrap();
+        assert_eq!(old.max_objects, None);
+    }
 
     #[test]
     fn only_https_or_loopback_endpoints_carry_credentials() {

@@ -137,6 +137,10 @@ pub struct PlanSource {
     /// An endpoint override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
+    /// The bound on objects listed through AWS (`--max-objects`), when one was given: `apply`
+    /// and `drift` re-observe with the same bound. Absent in older plans (the default bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_objects: Option<usize>,
 }
 
 impl Plan {
