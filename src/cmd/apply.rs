@@ -70,9 +70,11 @@ pub fn confirm(plan: &Plan, yes: bool, printer: &Printer) -> anyhow::Result<()> 
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to apply without confirmation: no terminal to ask on (hint: review with s3fix show, then pass --yes)"
-        );
+        return Err(crate::hint::HintedError::new(
+            "refusing to apply without confirmation: no terminal to ask on",
+            "review with s3fix show, then pass --yes",
+        )
+        .into());
     }
     let sensitive = plan
         .edits

@@ -58,16 +58,14 @@ pub struct Operator {
 pub enum SourceError {
     /// A plan or journal names an endpoint the operator did not give.
     #[error(
-        "the plan names the endpoint `{recorded}`, and s3fix never sends credentials to an endpoint named only in a file (hint: if you mean it, pass --endpoint-url {recorded} or set AWS_ENDPOINT_URL)"
+        "the plan names the endpoint `{recorded}`, and s3fix never sends credentials to an endpoint named only in a file"
     )]
     EndpointNotGiven {
         /// The endpoint in the file.
         recorded: String,
     },
     /// The operator's endpoint differs from the recorded one.
-    #[error(
-        "the plan was made against endpoint `{recorded}`, but this command would use `{given}` (hint: plan again against `{given}`, or pass the plan's endpoint)"
-    )]
+    #[error("the plan was made against endpoint `{recorded}`, but this command would use `{given}`")]
     EndpointMismatch {
         /// The endpoint in the file.
         recorded: String,
@@ -76,12 +74,29 @@ pub enum SourceError {
     },
     /// A plain-HTTP endpoint that is not on this machine.
     #[error(
-        "refusing endpoint `{0}`: credentials are sent only over HTTPS, or over plain HTTP to a loopback address (hint: use an https:// endpoint)"
+        "refusing endpoint `{0}`: credentials are sent only over HTTPS, or over plain HTTP to a loopback address"
     )]
     InsecureEndpoint(String),
     /// Not a URL s3fix can use.
     #[error("endpoint `{0}` is not an http:// or https:// URL")]
     BadEndpoint(String),
+}
+
+impl crate::hint::Hinted for SourceError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            SourceError::EndpointNotGiven { recorded } => {
+                format!("if you mean it, pass --endpoint-url {recorded} or set AWS_ENDPOINT_URL")
+            }
+            SourceError::EndpointMismatch { recorded, given } => {
+                format!("plan again against `{given}`, or pass the plan's endpoint `{recorded}`")
+            }
+            SourceError::InsecureEndpoint(_) => "use an https:// endpoint".into(),
+            SourceError::BadEndpoint(_) => {
+                "write the endpoint as a URL, e.g. `https://s3.us-east-1.amazonaws.com`".into()
+            }
+        })
+    }
 }
 
 /// The environment variables through which the SDK takes endpoint overrides.

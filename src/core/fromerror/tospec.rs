@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ToSpecError {
     /// Specs grant read, list and write only.
-    #[error(
-        "`{0}` has no access spec (hint: specs grant read = s3:GetObject, list = s3:ListBucket, write = s3:PutObject)"
-    )]
+    #[error("`{0}` has no access spec")]
     Unsupported(String),
     /// Specs name IAM roles and users.
     #[error(
