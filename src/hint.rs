@@ -59,6 +59,12 @@ pub fn as_hinted<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a
     if let Some(verify) = error.downcast_ref::<crate::core::plan::verify::VerifyError>() {
         return Some(verify);
     }
+    if let Some(explain) = error.downcast_ref::<crate::core::s3::ExplainError>() {
+        return Some(explain);
+    }
+    if let Some(plan) = error.downcast_ref::<crate::core::plan::PlanError>() {
+        return Some(plan);
+    }
     if let Some(policy) = error.downcast_ref::<crate::core::policy::PolicyError>() {
         return Some(policy);
     }
@@ -69,6 +75,27 @@ pub fn as_hinted<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a
         return Some(to_spec);
     }
     None
+}
+
+impl Hinted for crate::core::plan::PlanError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            crate::core::plan::PlanError::World(error) => error.hint(),
+            _ => self.remedy(),
+        }
+    }
+}
+
+impl Hinted for crate::core::s3::ExplainError {
+    fn hint(&self) -> Option<String> {
+        use crate::core::s3::ExplainError;
+        match self {
+            ExplainError::NoSuchBucket(_) => Some("observe it, or check the name".into()),
+            ExplainError::NoSuchPrincipal(_) => Some("check the ARN, or observe with --caller-role".into()),
+            ExplainError::NoSuchAccessPoint(_) => Some("observe it, or check the ARN or alias".into()),
+            _ => None,
+        }
+    }
 }
 
 impl Hinted for crate::core::policy::PolicyError {
@@ -94,7 +121,9 @@ impl Hinted for crate::core::fromerror::tospec::ToSpecError {
             crate::core::fromerror::tospec::ToSpecError::Unsupported(_) => {
                 Some("specs grant read = s3:GetObject, list = s3:ListBucket, write = s3:PutObject".into())
             }
-            _ => None,
+            crate::core::fromerror::tospec::ToSpecError::Principal(_) => {
+                Some("pass --principal with the role ARN".into())
+            }
         }
     }
 }
@@ -251,5 +280,60 @@ mod tests {
         let hint = error.chain().filter_map(as_hinted).find_map(Hinted::hint);
         assert_eq!(hint.as_deref(), Some("give an operation id"));
         assert!(!format!("{error:#}").contains("hint"), "{error:#}");
+    }
+
+    #[test]
+    fn plan_refusals_hint_at_each_blocker_and_the_ownership_flag() {
+        use crate::core::plan::{Blocker, OWNERSHIP_NOT_ACCEPTED, PlanError};
+        let blocker = Blocker {
+            gate: crate::core::s3::Gate::IdentityPolicy,
+            what: "an SCP denies s3:GetObject".into(),
+            statement: None,
+            remedy: "ask the organization's administrators".into(),
+        };
+        let (message, hint) = split(&PlanError::Blocked(vec![blocker.clone()]));
+        assert!(message.contains("an SCP denies s3:GetObject"), "{message}");
+        assert_eq!(hint, "ask the organization's administrators");
+        let (_, hint) = split(&PlanError::Blocked(vec![blocker.clone(), blocker]));
+        assert_eq!(
+            hint.matches("ask the organization's administrators").count(),
+            2,
+            "{hint}"
+        );
+        let (_, hint) = split(&PlanError::ProofFailed(vec![format!(
+            "account 333333333333 gains s3:GetObject, {OWNERSHIP_NOT_ACCEPTED}"
+        )]));
+        assert!(hint.contains("--allow-ownership-change"), "{hint}");
+        let (_, hint) = split(&PlanError::World(crate::core::s3::ExplainError::NoSuchBucket(
+            "b".into(),
+        )));
+        assert!(hint.contains("check the name"), "{hint}");
+    }
+
+    /// No message in the crate embeds its hint: hints are typed and printed on their own line.
+    #[test]
+    fn no_message_in_the_source_embeds_a_hint() {
+        fn visit(directory: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(directory).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    visit(&path, found);
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (number, line) in text.lines().enumerate() {
+                        if line.contains(concat!("(hint", ":")) || line.contains(concat!("\\n    hint", ":"))
+                        {
+                            found.push(format!("{}:{}", path.display(), number + 1));
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        visit(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "hints inside messages: {found:#?}");
     }
 }

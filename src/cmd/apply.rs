@@ -253,7 +253,7 @@ pub fn probe_lines(bucket: &str, principal: &str, probes: &[KeyProbe]) -> Vec<(b
                 ProbeResult::Denied { reason } => (
                     true,
                     format!(
-                        "probe: HeadObject `{target}` as `{principal}` was denied ({reason}); the applied edits are verified and kept: IAM changes can take minutes to propagate, probe again later (hint: s3fix explain {target} --principal {principal})"
+                        "probe: HeadObject `{target}` as `{principal}` was denied ({reason}); the applied edits are verified and kept: IAM changes can take minutes to propagate, probe again later, or run s3fix explain {target} --principal {principal}"
                     ),
                 ),
                 ProbeResult::Failed { reason } => (

@@ -403,7 +403,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
             } else if !sensitive.is_empty() && !args.allow_security_sensitive {
                 spec_report.status = Status::NeedsReview;
                 spec_report.message = Some(format!(
-                    "not fixed unattended: security-sensitive edit(s) to {} (hint: review with s3fix plan and apply it, or pass --allow-security-sensitive)",
+                    "not fixed unattended: security-sensitive edit(s) to {}; review with s3fix plan and apply it, or pass --allow-security-sensitive",
                     sensitive.join(", ")
                 ));
             } else {

@@ -222,7 +222,7 @@ pub fn run<W: Writer>(
                 if fingerprint_of_value(current.as_ref()) == fingerprint_of_value(step.before.as_ref()) => {}
             Ok(_) => {
                 let message = format!(
-                    "{} changed since the plan was made (hint: run s3fix plan again)",
+                    "{} changed since the plan was made; run s3fix plan again",
                     step.resource.describe()
                 );
                 set_state(&mut operation, index, StepState::Failed, Some(message.clone()));

@@ -13,9 +13,7 @@ pub enum ToSpecError {
     #[error("`{0}` has no access spec")]
     Unsupported(String),
     /// Specs name IAM roles and users.
-    #[error(
-        "principal `{0}` is not an IAM role, user or assumed-role session (hint: pass --principal with the role ARN)"
-    )]
+    #[error("principal `{0}` is not an IAM role, user or assumed-role session")]
     Principal(String),
 }
 
