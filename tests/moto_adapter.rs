@@ -464,3 +464,53 @@ async fn listing_a_bucket_stops_at_the_bound_and_says_so() -> anyhow::Result<()>
     assert!(!exact.truncated, "exactly the bound is not truncated");
     Ok(())
 }
+
+/// Many objects are read with a bounded number of reads in flight
+/// (`OBJECT_READ_CONCURRENCY`), each exactly once, and each answer lands on its own key.
+#[tokio::test]
+async fn many_objects_are_each_read_once_and_kept_in_order() -> anyhow::Result<()> {
+    let Some(moto) = support::moto() else {
+        return Ok(());
+    };
+    let scenario = Scenario::create(&moto.endpoint, "s3fix-many-objects").await?;
+    let base = support::base_config(&moto.endpoint).await;
+    let bucket_admin = support::assume(&base, &support::admin_role(support::BUCKET_ACCOUNT)).await?;
+    let s3 = support::s3(&bucket_admin);
+    let count = 3 * s3fix::adapter::aws::OBJECT_READ_CONCURRENCY + 5;
+    for index in 0..count {
+        s3.put_object()
+            .bucket(&scenario.bucket)
+            .key(format!("many/{index:03}.csv"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await?;
+    }
+    let adapter = support::adapter(&moto.endpoint).await?;
+    let listed = adapter.list_keys(&scenario.bucket, 10_000).await?;
+    assert!(listed.keys.len() > count, "{} keys", listed.keys.len());
+    let before = adapter.call_counts();
+    let world = adapter
+        .observe(&ObserveRequest {
+            keys: listed.keys.clone(),
+            ..request(&scenario)
+        })
+        .await?;
+    let calls = delta(&before, &adapter.call_counts());
+    let reads = u64::try_from(listed.keys.len())?;
+    assert_eq!(calls.get("S3:HeadObject"), Some(&reads), "{calls:#?}");
+    assert!(
+        matches!(calls.get("S3:GetObjectAcl"), None | Some(&0))
+            || calls.get("S3:GetObjectAcl") == Some(&reads),
+        "{calls:#?}"
+    );
+    let bucket = world.bucket(&scenario.bucket).expect("bucket");
+    let keys: Vec<&str> = bucket.objects.iter().map(|object| object.key.as_str()).collect();
+    assert_eq!(keys, listed.keys.iter().map(String::as_str).collect::<Vec<_>>());
+    // Every object's encryption was read (the bucket default applies to the new ones).
+    assert!(
+        bucket.objects.iter().all(|object| object.encryption.is_some()),
+        "{:#?}",
+        bucket.objects
+    );
+    Ok(())
+}

@@ -461,7 +461,11 @@ fn check(case: &Value) -> Result<Vec<String>, String> {
                     (PlanError::Blocked(_), "blocked") | (PlanError::ProofFailed(_), "proofFailed")
                 ) =>
             {
-                let text = error.to_string();
+                // What the user reads: the message, then the typed hint on its own line.
+                let text = match error.remedy() {
+                    Some(hint) => format!("{error}\nhint: {hint}"),
+                    None => error.to_string(),
+                };
                 wanted
                     .iter()
                     .filter(|substring| !text.contains(**substring))

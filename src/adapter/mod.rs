@@ -292,9 +292,7 @@ pub enum AdapterError {
         source: std::io::Error,
     },
     /// A world (file or AWS answer) holds something over a limit.
-    #[error(
-        "{origin}: {source} (hint: s3fix refuses inputs over AWS's limits and its own bounds: check the file or the resource)"
-    )]
+    #[error("{origin}: {source}")]
     OverLimit {
         /// The world file, or `AWS`.
         origin: String,
@@ -303,7 +301,7 @@ pub enum AdapterError {
         source: crate::core::limits::LimitError,
     },
     /// A world file is larger than s3fix reads.
-    #[error("world file `{}` is {size} bytes, over the limit of {limit} bytes (hint: a world holds one investigation: snapshot only the bucket and principal involved)", path.display())]
+    #[error("world file `{}` is {size} bytes, over the limit of {limit} bytes", path.display())]
     WorldFileTooLarge {
         /// The file.
         path: PathBuf,
@@ -350,10 +348,35 @@ pub enum AdapterError {
     },
 }
 
+/// The start of the reason when no session can write a KMS key's policy.
+pub const NO_SESSION_FOR_KEY: &str = "no session has credentials in the key's account";
+/// The reason when an access point is given by alias through AWS.
+pub const ALIAS_WITHOUT_ACCOUNT: &str =
+    "an access point alias cannot be resolved through AWS without its account";
+/// The start of the reason when no session can read an access point.
+pub const NO_SESSION_IN_ACCOUNT: &str = "no session in account";
+
 impl crate::hint::Hinted for AdapterError {
     fn hint(&self) -> Option<String> {
         let denied = |reason: &str| reason.starts_with("AccessDenied") || reason.starts_with("HTTP 403");
         Some(match self {
+            AdapterError::OverLimit { .. } => "s3fix refuses inputs over AWS's limits and its own bounds: check the file or the resource".into(),
+            AdapterError::WorldFileTooLarge { .. } => "a world holds one investigation: snapshot only the bucket and principal involved".into(),
+            AdapterError::Aws { reason, .. } | AdapterError::Write { reason, .. }
+                if reason.starts_with(NO_SESSION_FOR_KEY) =>
+            {
+                "pass --bucket-role with a role in that account, or use its credentials".into()
+            }
+            AdapterError::Aws { reason, .. } if reason == ALIAS_WITHOUT_ACCOUNT => "give the access point ARN".into(),
+            AdapterError::Aws { reason, .. } if reason.starts_with(NO_SESSION_IN_ACCOUNT) => {
+                "pass --bucket-role or --caller-role for a role in that account".into()
+            }
+            AdapterError::Write { reason, resource, .. }
+                if reason.starts_with("InvalidBucketAclWithObjectOwnership") =>
+            {
+                let bucket = resource.split('`').nth(1).unwrap_or("BUCKET");
+                format!("move those grants into the bucket policy, then reset the ACL, e.g. `aws s3api put-bucket-acl --bucket {bucket} --acl private`, and apply again")
+            }
             AdapterError::NoSuchBucket { .. } => "check the bucket name and --region".into(),
             AdapterError::BucketNotConfirmed { .. } => "the reading session needs s3:ListBucket on the bucket; for a bucket in another account pass --bucket-role with a role there".into(),
             AdapterError::NoSessionForPrincipal { .. } => {

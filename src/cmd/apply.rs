@@ -70,9 +70,11 @@ pub fn confirm(plan: &Plan, yes: bool, printer: &Printer) -> anyhow::Result<()> 
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to apply without confirmation: no terminal to ask on (hint: review with s3fix show, then pass --yes)"
-        );
+        return Err(crate::hint::HintedError::new(
+            "refusing to apply without confirmation: no terminal to ask on",
+            "review with s3fix show, then pass --yes",
+        )
+        .into());
     }
     let sensitive = plan
         .edits
@@ -251,7 +253,7 @@ pub fn probe_lines(bucket: &str, principal: &str, probes: &[KeyProbe]) -> Vec<(b
                 ProbeResult::Denied { reason } => (
                     true,
                     format!(
-                        "probe: HeadObject `{target}` as `{principal}` was denied ({reason}); the applied edits are verified and kept: IAM changes can take minutes to propagate, probe again later (hint: s3fix explain {target} --principal {principal})"
+                        "probe: HeadObject `{target}` as `{principal}` was denied ({reason}); the applied edits are verified and kept: IAM changes can take minutes to propagate, probe again later, or run s3fix explain {target} --principal {principal}"
                     ),
                 ),
                 ProbeResult::Failed { reason } => (

@@ -17,7 +17,7 @@ use crate::exec::source::Source;
 use crate::exit::ExitCode;
 use crate::journal::{Journal, OperationStatus};
 use crate::printer::Printer;
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
@@ -156,10 +156,11 @@ fn lock(path: &Path) -> anyhow::Result<File> {
         .with_context(|| format!("cannot open lock file `{}`", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => bail!(
-            "another s3fix drift run holds the lock `{}` (hint: wait for it to finish; the lock is released when that process exits)",
-            path.display()
-        ),
+        Err(TryLockError::WouldBlock) => Err(crate::hint::HintedError::new(
+            format!("another s3fix drift run holds the lock `{}`", path.display()),
+            "wait for it to finish; the lock is released when that process exits",
+        )
+        .into()),
         Err(TryLockError::Error(error)) => {
             Err(error).with_context(|| format!("cannot lock `{}`", path.display()))
         }
@@ -354,7 +355,11 @@ fn fix(
 /// Run `s3fix drift`.
 pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
     if args.fix && !args.yes {
-        bail!("--fix needs --yes: drift runs unattended and never asks (hint: review with s3fix plan first)");
+        return Err(crate::hint::HintedError::new(
+            "--fix needs --yes: drift runs unattended and never asks",
+            "review with s3fix plan first",
+        )
+        .into());
     }
     let _lock = lock(&args.lock)?;
     let base = args.source.resolve()?;
@@ -414,7 +419,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
             } else if !sensitive.is_empty() && !args.allow_security_sensitive {
                 spec_report.status = Status::NeedsReview;
                 spec_report.message = Some(format!(
-                    "not fixed unattended: security-sensitive edit(s) to {} (hint: review with s3fix plan and apply it, or pass --allow-security-sensitive)",
+                    "not fixed unattended: security-sensitive edit(s) to {}; review with s3fix plan and apply it, or pass --allow-security-sensitive",
                     sensitive.join(", ")
                 ));
             } else {

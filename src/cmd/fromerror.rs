@@ -78,9 +78,11 @@ impl ErrorInput {
             };
             let extraction = parse_message(&text);
             if extraction.is_empty() {
-                bail!(
-                    "nothing in the --from-error text looks like an AWS error (hint: paste the whole message, e.g. `An error occurred (AccessDenied) when calling the GetObject operation: …`)"
-                );
+                return Err(crate::hint::HintedError::new(
+                    "nothing in the --from-error text looks like an AWS error",
+                    "paste the whole message, e.g. `An error occurred (AccessDenied) when calling the GetObject operation: …`",
+                )
+                .into());
             }
             return Ok(Some((Source::Message, extraction)));
         }
@@ -164,7 +166,11 @@ pub fn resolve(
         }
         (None, Some(given)) => {
             let Some(action) = S3Action::parse(given) else {
-                bail!("unknown action `{given}` (hint: get, head, put or list)");
+                return Err(crate::hint::HintedError::new(
+                    format!("unknown action `{given}`"),
+                    "get, head, put or list",
+                )
+                .into());
             };
             report.input("action", action.iam_action(), "--action");
             Some(action)

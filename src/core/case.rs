@@ -395,6 +395,7 @@ fn compile_all(case: &CaseInput, key_policy: bool, cache: &mut PolicyCache) -> R
             let documents: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|error| PolicyError {
                 path: name.clone(),
                 message: format!("must be a policy or an array of policies: {error}"),
+                hint: None,
             })?;
             for (index, document) in documents.into_iter().enumerate() {
                 let compiled = cache.get(document, PolicyKind::Scp);

@@ -16,6 +16,7 @@ use crate::exec::interrupt;
 use crate::exec::lock::{Holder, Lock, LockName, names_for};
 use crate::exec::observe::{checked, runtime};
 use crate::exec::source::Source;
+use crate::hint::HintedError;
 use crate::journal::{
     Journal, Operation, OperationKind, OperationStatus, Step, StepState, new_operation_id, now_text,
 };
@@ -230,7 +231,7 @@ pub fn run<W: Writer>(
                 if fingerprint_of_value(current.as_ref()) == fingerprint_of_value(step.before.as_ref()) => {}
             Ok(_) => {
                 let message = format!(
-                    "{} changed since the plan was made (hint: run s3fix plan again)",
+                    "{} changed since the plan was made; run s3fix plan again",
                     step.resource.describe()
                 );
                 set_state(&mut operation, index, StepState::Failed, Some(message.clone()));
@@ -320,15 +321,7 @@ fn set_state(operation: &mut Operation, index: usize, state: StepState, error: O
 
 /// A value for a message: canonical JSON, shortened.
 fn shown(value: Option<&Value>) -> String {
-    let text = value.map_or_else(|| "absent".to_string(), |value| canonical(value).to_string());
-    if text.chars().count() > 400 {
-        format!(
-            "{}… (full value in the journal)",
-            text.chars().take(400).collect::<String>()
-        )
-    } else {
-        text
-    }
+    crate::core::plan::verify::brief(value, 400, " (full value in the journal)")
 }
 
 /// Why a resource is not restored: it holds neither what it held before nor what this
@@ -687,15 +680,22 @@ fn apply_with<W: Writer>(
     }
     let stale = stale_resources(file, &current);
     if !stale.is_empty() {
-        bail!(
-            "plan is stale: {} changed since the plan was made; nothing was written (hint: run s3fix plan again)",
-            stale.join(", ")
-        );
+        return Err(HintedError::new(
+            format!(
+                "plan is stale: {} changed since the plan was made; nothing was written",
+                stale.join(", ")
+            ),
+            "run s3fix plan again",
+        )
+        .into());
     }
     check_scope(file, &current)?;
     let mut now = crate::core::plan::plan(&current, &file.spec, file.options).map_err(|error| {
-        anyhow::anyhow!(
-            "the plan file does not match what s3fix plans now, which is: {error}\nnothing was written (hint: re-run s3fix plan)"
+        HintedError::new(
+            format!(
+                "the plan file does not match what s3fix plans now, which is: {error}\nnothing was written"
+            ),
+            "re-run s3fix plan",
         )
     })?;
     compare(file, &now)?;

@@ -74,9 +74,7 @@ pub fn names_for<'a>(resources: impl IntoIterator<Item = &'a ResourceRef>) -> Ve
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another operation holds one of them.
-    #[error(
-        "another s3fix apply holds the lock on {name} since {since} (pid {pid}); nothing was written (hint: wait for it to finish and plan again; the lock is released when that process exits)"
-    )]
+    #[error("another s3fix apply holds the lock on {name} since {since} (pid {pid}); nothing was written")]
     Held {
         /// What is locked.
         name: String,
@@ -93,6 +91,20 @@ pub enum LockError {
         /// The error.
         source: std::io::Error,
     },
+}
+
+impl crate::hint::Hinted for LockError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            LockError::Held { .. } => Some(
+                "wait for it to finish and plan again; the lock is released when that process exits".into(),
+            ),
+            LockError::Io { path, .. } => Some(format!(
+                "check that `{}` is writable by this user",
+                path.parent().unwrap_or(path).display()
+            )),
+        }
+    }
 }
 
 /// Takes exclusive locks on names for the life of the returned guard.

@@ -77,10 +77,13 @@ pub fn access_point_bucket(
                 .access_point(access_point)
                 .map(|(bucket, _)| (bucket.name.clone(), None))
                 .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "access point `{access_point}` is not in world file `{}` (hint: check the ARN or alias)",
-                        path.display()
-                    )
+                    anyhow::Error::new(crate::hint::HintedError::new(
+                        format!(
+                            "access point `{access_point}` is not in world file `{}`",
+                            path.display()
+                        ),
+                        "check the ARN or alias",
+                    ))
                 })
         }
         Source::Aws(aws) => {

@@ -58,16 +58,14 @@ pub struct Operator {
 pub enum SourceError {
     /// A plan or journal names an endpoint the operator did not give.
     #[error(
-        "the plan names the endpoint `{recorded}`, and s3fix never sends credentials to an endpoint named only in a file (hint: if you mean it, pass --endpoint-url {recorded} or set AWS_ENDPOINT_URL)"
+        "the plan names the endpoint `{recorded}`, and s3fix never sends credentials to an endpoint named only in a file"
     )]
     EndpointNotGiven {
         /// The endpoint in the file.
         recorded: String,
     },
     /// The operator's endpoint differs from the recorded one.
-    #[error(
-        "the plan was made against endpoint `{recorded}`, but this command would use `{given}` (hint: plan again against `{given}`, or pass the plan's endpoint)"
-    )]
+    #[error("the plan was made against endpoint `{recorded}`, but this command would use `{given}`")]
     EndpointMismatch {
         /// The endpoint in the file.
         recorded: String,
@@ -76,12 +74,29 @@ pub enum SourceError {
     },
     /// A plain-HTTP endpoint that is not on this machine.
     #[error(
-        "refusing endpoint `{0}`: credentials are sent only over HTTPS, or over plain HTTP to a loopback address (hint: use an https:// endpoint)"
+        "refusing endpoint `{0}`: credentials are sent only over HTTPS, or over plain HTTP to a loopback address"
     )]
     InsecureEndpoint(String),
     /// Not a URL s3fix can use.
     #[error("endpoint `{0}` is not an http:// or https:// URL")]
     BadEndpoint(String),
+}
+
+impl crate::hint::Hinted for SourceError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            SourceError::EndpointNotGiven { recorded } => {
+                format!("if you mean it, pass --endpoint-url {recorded} or set AWS_ENDPOINT_URL")
+            }
+            SourceError::EndpointMismatch { recorded, given } => {
+                format!("plan again against `{given}`, or pass the plan's endpoint `{recorded}`")
+            }
+            SourceError::InsecureEndpoint(_) => "use an https:// endpoint".into(),
+            SourceError::BadEndpoint(_) => {
+                "write the endpoint as a URL, e.g. `https://s3.us-east-1.amazonaws.com`".into()
+            }
+        })
+    }
 }
 
 /// The environment variables through which the SDK takes endpoint overrides.
@@ -219,6 +234,7 @@ impl Source {
                 profile: aws.profile.clone(),
                 region: aws.region.clone(),
                 endpoint_url: aws.endpoint_url.clone(),
+                max_objects: aws.max_objects,
             },
         }
     }
@@ -246,7 +262,7 @@ pub fn describe_recorded(recorded: &PlanSource, spec: Option<&Spec>) -> String {
                 region: recorded.region.clone(),
                 endpoint_url: recorded.endpoint_url.clone(),
                 verbose: false,
-                max_objects: None,
+                max_objects: recorded.max_objects,
             },
             spec,
         ),
@@ -355,7 +371,7 @@ pub fn for_recorded(
         region: operator.region.clone().or_else(|| recorded.region.clone()),
         endpoint_url: operator.endpoint_url.clone(),
         verbose: operator.verbose,
-        max_objects: None,
+        max_objects: recorded.max_objects,
     };
     aws.check_endpoints()?;
     Ok(Source::Aws(aws))
@@ -365,6 +381,27 @@ pub fn for_recorded(
 #[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_object_bound_is_recorded_in_the_plan_and_used_again() {
+        let given = Source::Aws(AwsSource {
+            max_objects: Some(25),
+            ..AwsSource::default()
+        });
+        let recorded = given.plan_source(None);
+        assert_eq!(recorded.max_objects, Some(25));
+        let text = serde_json::to_value(&recorded).unwrap();
+        assert_eq!(text["maxObjects"], 25, "{text}");
+        let read: PlanSource = serde_json::from_value(text).unwrap();
+        let Source::Aws(aws) = for_recorded(&read, Path::new("plan.json"), &Operator::default()).unwrap()
+        else {
+            panic!("an AWS plan is applied through AWS");
+        };
+        assert_eq!(aws.max_objects, Some(25));
+        // A plan written before the bound was recorded loads, and observes with the default.
+        let old: PlanSource = serde_json::from_str(r#"{"region": "us-east-1"}"#).unwrap();
+        assert_eq!(old.max_objects, None);
+    }
 
     #[test]
     fn only_https_or_loopback_endpoints_carry_credentials() {

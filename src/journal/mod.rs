@@ -176,12 +176,14 @@ impl Journal {
         } else {
             self.path_of(id_or_path)
         };
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "cannot read journal `{}` (hint: give an operation id from `{}` or a journal file)",
-                path.display(),
-                self.directory.display()
-            )
+        let text = std::fs::read_to_string(&path).map_err(|error| {
+            anyhow::Error::new(crate::hint::HintedError::new(
+                format!("cannot read journal `{}`: {error}", path.display()),
+                format!(
+                    "give an operation id from `{}` or a journal file",
+                    self.directory.display()
+                ),
+            ))
         })?;
         let not_valid = || format!("journal `{}` is not a valid s3fix journal", path.display());
         let mut document: Value = serde_json::from_str(&text).with_context(not_valid)?;

@@ -47,17 +47,14 @@ impl AwsAdapter {
             return Err(AdapterError::Aws {
                 operation: "GetAccessPoint".into(),
                 resource: arn_text.to_string(),
-                reason: "an access point alias cannot be resolved through AWS without its account (hint: give the access point ARN)".into(),
+                reason: crate::adapter::ALIAS_WITHOUT_ACCOUNT.into(),
             });
         };
         let Some(session) = session_for(self, &arn.account) else {
             return Err(AdapterError::Aws {
                 operation: "GetAccessPoint".into(),
                 resource: arn.arn.clone(),
-                reason: format!(
-                    "no session in account {} (hint: pass --bucket-role or --caller-role for a role in that account)",
-                    arn.account
-                ),
+                reason: format!("{} {}", crate::adapter::NO_SESSION_IN_ACCOUNT, arn.account),
             });
         };
         let control = &session.s3control;

@@ -44,6 +44,22 @@ pub struct AwsAdapter {
 /// The default bound on `observe_many`'s reads in flight per phase.
 pub const DEFAULT_READ_CONCURRENCY: usize = 8;
 
+/// How many per-object reads (`HeadObject`, `GetObjectAcl`) one observation keeps in flight:
+/// a listed bucket can name up to `--max-objects` keys, and S3 answers a burst of thousands of
+/// requests on one prefix with 503 SlowDown; 16 keeps a 10,000-object read to a few hundred
+/// round trips without a burst.
+pub const OBJECT_READ_CONCURRENCY: usize = 16;
+
+/// Run `reads` with at most [`OBJECT_READ_CONCURRENCY`] in flight; the results in the order of
+/// `reads`, so they zip with the keys they were made for.
+async fn per_object<'a, T: Send + 'a>(reads: Vec<futures::future::BoxFuture<'a, T>>) -> Vec<T> {
+    use futures::StreamExt;
+    futures::stream::iter(reads)
+        .buffered(OBJECT_READ_CONCURRENCY)
+        .collect()
+        .await
+}
+
 impl std::fmt::Debug for AwsAdapter {
     // INVARIANT: shows accounts only, never the configuration (it holds credentials).
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -441,11 +457,12 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
         s3::account_public_access_block(&bucket_session.s3control, &bucket_account),
         s3::bucket_acl(&s3, bucket_name),
         s3::bucket_encryption(&s3, bucket_name),
-        join_all(
+        per_object(
             request
                 .keys
                 .iter()
-                .map(|key| s3::head_object(&s3, bucket_name, key))
+                .map(|key| futures::FutureExt::boxed(s3::head_object(&s3, bucket_name, key)))
+                .collect()
         ),
         async {
             match &reference {
@@ -560,11 +577,12 @@ async fn observe(sessions: &Sessions, request: &ObserveRequest) -> Result<World,
     let (object_acls, key_reads) = tokio::join!(
         async {
             if acls_in_effect {
-                join_all(
+                per_object(
                     request
                         .keys
                         .iter()
-                        .map(|key| s3::object_acl(&s3, bucket_name, key)),
+                        .map(|key| futures::FutureExt::boxed(s3::object_acl(&s3, bucket_name, key)))
+                        .collect(),
                 )
                 .await
             } else {

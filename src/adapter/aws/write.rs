@@ -124,7 +124,7 @@ fn document_text(
 fn ownership_reason(failure: &Failure, bucket: &str) -> String {
     if failure.code.as_deref() == Some("InvalidBucketAclWithObjectOwnership") {
         return format!(
-            "{} (hint: BucketOwnerEnforced disables ACLs, and the bucket ACL grants access to other accounts or groups; move those grants into the bucket policy, then reset the ACL, e.g. `aws s3api put-bucket-acl --bucket {bucket} --acl private`, and apply again)",
+            "{}: BucketOwnerEnforced disables ACLs, and the ACL of bucket `{bucket}` grants access to other accounts or groups",
             failure.reason()
         );
     }
@@ -181,9 +181,7 @@ impl AwsAdapter {
                 mode,
                 operation,
                 resource,
-                format!(
-                    "no session has credentials in the key's account `{account}` (hint: pass --bucket-role with a role in that account, or use its credentials)"
-                ),
+                format!("{}: `{account}`", crate::adapter::NO_SESSION_FOR_KEY),
             )),
         }
     }
@@ -762,10 +760,24 @@ mod tests {
             reason.starts_with("InvalidBucketAclWithObjectOwnership: "),
             "{reason}"
         );
-        assert!(
-            reason.contains("put-bucket-acl --bucket b --acl private"),
-            "{reason}"
+        assert!(!reason.contains("hint"), "{reason}");
+        let error = described(
+            Mode::Write,
+            "PutBucketOwnershipControls",
+            &ResourceRef::OwnershipControls { bucket: "b".into() },
+            reason,
         );
+        let hint = crate::hint::Hinted::hint(&error).unwrap_or_default();
+        assert!(hint.contains("put-bucket-acl --bucket b --acl private"), "{hint}");
+        let no_session = described(
+            Mode::Write,
+            "PutKeyPolicy",
+            &ResourceRef::KeyPolicy {
+                key: "arn:aws:kms:us-east-1:444455556666:key/k".into(),
+            },
+            format!("{}: `444455556666`", crate::adapter::NO_SESSION_FOR_KEY),
+        );
+        assert!(crate::hint::Hinted::hint(&no_session).is_some_and(|hint| hint.contains("--bucket-role")));
         let other = Failure {
             code: Some("AccessDenied".into()),
             ..failure

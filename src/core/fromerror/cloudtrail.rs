@@ -23,7 +23,7 @@ pub enum CloudTrailError {
     #[error("no CloudTrail record in the file")]
     Empty,
     /// `--event-id` matches no record.
-    #[error("no record has eventID `{0}` (hint: the file's eventIDs: {1})")]
+    #[error("no record has eventID `{0}`")]
     NoSuchEvent(String, String),
     /// Several denied records and no `--event-id`.
     #[error("{count} records were denied; pick one with --event-id (eventIDs: {ids})")]

@@ -10,14 +10,10 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ToSpecError {
     /// Specs grant read, list and write only.
-    #[error(
-        "`{0}` has no access spec (hint: specs grant read = s3:GetObject, list = s3:ListBucket, write = s3:PutObject)"
-    )]
+    #[error("`{0}` has no access spec")]
     Unsupported(String),
     /// Specs name IAM roles and users.
-    #[error(
-        "principal `{0}` is not an IAM role, user or assumed-role session (hint: pass --principal with the role ARN)"
-    )]
+    #[error("principal `{0}` is not an IAM role, user or assumed-role session")]
     Principal(String),
 }
 

@@ -149,6 +149,10 @@ pub struct PlanSource {
     /// An endpoint override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
+    /// The bound on objects listed through AWS (`--max-objects`), when one was given: `apply`
+    /// and `drift` re-observe with the same bound. Absent in older plans (the default bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_objects: Option<usize>,
 }
 
 impl Plan {
@@ -212,6 +216,37 @@ pub enum PlanError {
     ProofFailed(Vec<String>),
 }
 
+/// How a proof failure ends when only `--allow-ownership-change` would accept it.
+pub const OWNERSHIP_NOT_ACCEPTED: &str = "and --allow-ownership-change was not given";
+
+impl PlanError {
+    /// The remedy: each blocker's (prefixed by its gate when there are several), or for a proof
+    /// the ownership switch alone fails, the flag that accepts it.
+    pub fn remedy(&self) -> Option<String> {
+        match self {
+            PlanError::Blocked(blockers) => match blockers.as_slice() {
+                [] => None,
+                [blocker] => Some(blocker.remedy.clone()),
+                several => Some(
+                    several
+                        .iter()
+                        .map(|blocker| format!("{}: {}", blocker.gate.describe(), blocker.remedy))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            },
+            PlanError::ProofFailed(failures)
+                if failures
+                    .iter()
+                    .any(|failure| failure.ends_with(OWNERSHIP_NOT_ACCEPTED)) =>
+            {
+                Some("re-run with --allow-ownership-change to accept it".into())
+            }
+            _ => None,
+        }
+    }
+}
+
 fn describe_blockers(blockers: &[Blocker]) -> String {
     blockers
         .iter()
@@ -227,12 +262,7 @@ fn describe_blockers(blockers: &[Blocker]) -> String {
                     None => format!(" (`{}` statement {})", reference.policy, reference.statement),
                 })
                 .unwrap_or_default();
-            format!(
-                "  - {}: {}{statement}\n    hint: {}",
-                blocker.gate.describe(),
-                blocker.what,
-                blocker.remedy
-            )
+            format!("  - {}: {}{statement}", blocker.gate.describe(), blocker.what)
         })
         .collect::<Vec<_>>()
         .join("\n")

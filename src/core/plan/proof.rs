@@ -524,13 +524,15 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         if !built.options.allow_ownership_change {
             for gain in change.widenings() {
                 failures.push(format!(
-                    "{} (hint: re-run with --allow-ownership-change to accept it)",
-                    describe_gain(gain)
+                    "{}, {}",
+                    describe_gain(gain),
+                    super::OWNERSHIP_NOT_ACCEPTED
                 ));
             }
             if let Some(reason) = &change.owners_unknown {
                 failures.push(format!(
-                    "the owners of some objects are unknown ({reason}), so what the switch grants cannot be listed (hint: re-run with --allow-ownership-change to accept it)"
+                    "the owners of some objects are unknown ({reason}), so what the switch grants cannot be listed, {}",
+                    super::OWNERSHIP_NOT_ACCEPTED
                 ));
             }
         }

@@ -13,7 +13,7 @@ use serde_json::Value;
 pub enum VerifyError {
     /// An edit touches something the planner never writes for this spec.
     #[error(
-        "the plan file edits {resource}, which s3fix never writes for this spec ({why}); nothing was written (hint: plans are made by s3fix plan, not by hand)"
+        "the plan file edits {resource}, which s3fix never writes for this spec ({why}); nothing was written"
     )]
     OutOfScope {
         /// The resource.
@@ -23,7 +23,7 @@ pub enum VerifyError {
     },
     /// The file differs from what s3fix plans now.
     #[error(
-        "the plan file does not match what s3fix plans now: {difference}; it was edited, or the world changed; nothing was written (hint: re-run s3fix plan)"
+        "the plan file does not match what s3fix plans now: {difference}; it was edited, or the world changed; nothing was written"
     )]
     Differs {
         /// The first difference.
@@ -136,10 +136,11 @@ fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
     print(a) == print(b)
 }
 
-fn brief(value: Option<&Value>) -> String {
+/// A JSON value for a message: canonical, cut after `limit` characters with `…` and `suffix`.
+pub fn brief(value: Option<&Value>, limit: usize, suffix: &str) -> String {
     let text = value.map_or_else(|| "absent".to_string(), |value| canonical(value).to_string());
-    if text.chars().count() > 160 {
-        format!("{}…", text.chars().take(160).collect::<String>())
+    if text.chars().count() > limit {
+        format!("{}…{suffix}", text.chars().take(limit).collect::<String>())
     } else {
         text
     }
@@ -166,15 +167,15 @@ pub fn compare(file: &Plan, now: &Plan) -> Result<(), VerifyError> {
         if !same_value(recorded.before.as_ref(), computed.before.as_ref()) {
             return differs(format!(
                 "edit {number} ({what}) records its value before as {}, it is {} now",
-                brief(recorded.before.as_ref()),
-                brief(computed.before.as_ref())
+                brief(recorded.before.as_ref(), 160, ""),
+                brief(computed.before.as_ref(), 160, "")
             ));
         }
         if !same_value(Some(&recorded.after), Some(&computed.after)) {
             return differs(format!(
                 "edit {number} ({what}) would write {}, s3fix plans {}",
-                brief(Some(&recorded.after)),
-                brief(Some(&computed.after))
+                brief(Some(&recorded.after), 160, ""),
+                brief(Some(&computed.after), 160, "")
             ));
         }
         if recorded.operation != computed.operation

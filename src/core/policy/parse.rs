@@ -53,8 +53,10 @@ impl Place<'_> {
 pub struct PolicyError {
     /// Where in the document, e.g. `Statement[1].Principal`; empty for the document itself.
     pub path: String,
-    /// What is wrong, and a hint where one helps.
+    /// What is wrong.
     pub message: String,
+    /// The remedy, where one is known (printed on its own line, never in the message).
+    pub hint: Option<String>,
 }
 
 impl PolicyError {
@@ -62,7 +64,13 @@ impl PolicyError {
         PolicyError {
             path: path.into(),
             message: message.into(),
+            hint: None,
         }
+    }
+
+    fn with_hint(mut self, hint: impl Into<String>) -> PolicyError {
+        self.hint = Some(hint.into());
+        self
     }
 
     fn at(place: &Place, message: impl Into<String>) -> PolicyError {
@@ -120,13 +128,10 @@ pub fn parse_policy_json(document: &Json, kind: PolicyKind) -> Result<Policy, Po
         Some(Json::String(text)) if text == "2012-10-17" => PolicyVersion::V2012,
         Some(Json::String(text)) if text == "2008-10-17" => PolicyVersion::V2008,
         Some(other) => {
-            return Err(PolicyError::new(
-                "Version",
-                format!(
-                    "unsupported version {} (hint: use \"2012-10-17\")",
-                    other.describe()
-                ),
-            ));
+            return Err(
+                PolicyError::new("Version", format!("unsupported version {}", other.describe()))
+                    .with_hint("use \"2012-10-17\""),
+            );
         }
     };
     let id = match member(object, "Id") {
@@ -218,8 +223,9 @@ fn parse_statement(
     if effect == Effect::Allow && principal.as_ref().is_some_and(|block| block.negated) {
         return Err(PolicyError::at(
             &Place::Key(place, "NotPrincipal"),
-            "NotPrincipal is supported only with \"Effect\": \"Deny\" (hint: name the principals in Principal)",
-        ));
+            "NotPrincipal is supported only with \"Effect\": \"Deny\"",
+        )
+        .with_hint("name the principals in Principal"));
     }
     let actions = parse_actions(object, place, warnings)?;
     let resources = parse_resources(object, place, kind, version)?;
@@ -239,9 +245,10 @@ fn parse_statement(
             &Place::Key(place, "Effect"),
             format!(
                 "statement {index}{named} of a resource control policy is an Allow; \
-                 Allow is only supported for RCPFullAWSAccess (hint: write the guardrail as a Deny)"
+                 Allow is only supported for RCPFullAWSAccess"
             ),
-        ));
+        )
+        .with_hint("write the guardrail as a Deny"));
     }
     Ok(Statement {
         index,
@@ -325,13 +332,10 @@ fn parse_principal(
     };
     let place = Place::Key(place, name);
     if !kind.has_principal() {
-        return Err(PolicyError::at(
-            &place,
-            format!(
-                "a {} cannot name a principal (hint: remove the element)",
-                kind.describe()
-            ),
-        ));
+        return Err(
+            PolicyError::at(&place, format!("a {} cannot name a principal", kind.describe()))
+                .with_hint("remove the element"),
+        );
     }
     let mut block = PrincipalBlock {
         negated,
@@ -350,10 +354,14 @@ fn parse_principal(
                                 block.any = true;
                                 continue;
                             }
-                            block.aws.push(
-                                AwsPrincipal::parse(text)
-                                    .map_err(|message| PolicyError::at(&type_place, message))?,
-                            );
+                            block.aws.push(AwsPrincipal::parse(text).map_err(|message| {
+                                let error = PolicyError::at(&type_place, message);
+                                if text.contains(['*', '?']) {
+                                    error.with_hint("use `\"*\"` with an `aws:PrincipalArn` condition")
+                                } else {
+                                    error
+                                }
+                            })?);
                         }
                     }
                     "Service" => block.services.extend(values.into_iter().map(str::to_string)),

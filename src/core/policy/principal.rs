@@ -45,8 +45,7 @@ impl AwsPrincipal {
         }
         if text.contains('*') || text.contains('?') {
             return Err(format!(
-                "`{text}`: a principal cannot contain a wildcard other than a lone `*` \
-                 (hint: use `\"*\"` with an `aws:PrincipalArn` condition)"
+                "`{text}`: a principal cannot contain a wildcard other than a lone `*`"
             ));
         }
         if is_unique_id(text) {

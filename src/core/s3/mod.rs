@@ -110,13 +110,13 @@ pub struct S3Request {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExplainError {
     /// The bucket is not in the world.
-    #[error("bucket `{0}` is not in the world (hint: observe it, or check the name)")]
+    #[error("bucket `{0}` is not in the world")]
     NoSuchBucket(String),
     /// The principal is not in the world.
-    #[error("principal `{0}` is not in the world (hint: check the ARN, or observe with --caller-role)")]
+    #[error("principal `{0}` is not in the world")]
     NoSuchPrincipal(String),
     /// The request names an access point that is not in the world.
-    #[error("access point `{0}` is not in the world (hint: observe it, or check the ARN or alias)")]
+    #[error("access point `{0}` is not in the world")]
     NoSuchAccessPoint(String),
     /// The principal text is not an ARN.
     #[error("principal `{principal}`: {message}")]
