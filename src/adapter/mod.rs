@@ -353,7 +353,10 @@ pub const NO_SESSION_FOR_KEY: &str = "no session has credentials in the key's ac
 /// The reason when an access point is given by alias through AWS.
 pub const ALIAS_WITHOUT_ACCOUNT: &str =
     "an access point alias cannot be resolved through AWS without its account";
-/// The start of the reason when no session can read an access point.
+/// The reason a document write is refused when its planned text does not parse to its document.
+pub const TEXT_DISAGREES: &str =
+    "the text to write does not parse to the document to write: nothing was written";
+/// The start of the reason for a read or write with no session in the resource's account.
 pub const NO_SESSION_IN_ACCOUNT: &str = "no session in account";
 
 impl crate::hint::Hinted for AdapterError {
@@ -368,9 +371,12 @@ impl crate::hint::Hinted for AdapterError {
                 "pass --bucket-role with a role in that account, or use its credentials".into()
             }
             AdapterError::Aws { reason, .. } if reason == ALIAS_WITHOUT_ACCOUNT => "give the access point ARN".into(),
-            AdapterError::Aws { reason, .. } if reason.starts_with(NO_SESSION_IN_ACCOUNT) => {
+            AdapterError::Aws { reason, .. } | AdapterError::Write { reason, .. }
+                if reason.starts_with(NO_SESSION_IN_ACCOUNT) =>
+            {
                 "pass --bucket-role or --caller-role for a role in that account".into()
             }
+            AdapterError::Write { reason, .. } if reason == TEXT_DISAGREES => "run s3fix plan again".into(),
             AdapterError::Write { reason, resource, .. }
                 if reason.starts_with("InvalidBucketAclWithObjectOwnership") =>
             {

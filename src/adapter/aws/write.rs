@@ -110,12 +110,14 @@ fn document_text(
     }
     match text {
         None => Ok(value.to_string()),
-        Some(text) if serde_json::from_str::<Value>(text).ok().as_ref() == Some(value) => Ok(text.to_string()),
+        Some(text) if serde_json::from_str::<Value>(text).ok().as_ref() == Some(value) => {
+            Ok(text.to_string())
+        }
         Some(_) => Err(described(
             mode,
             operation,
             resource,
-            "the text to write does not parse to the document to write: nothing was written (hint: run s3fix plan again)".into(),
+            crate::adapter::TEXT_DISAGREES.into(),
         )),
     }
 }
@@ -210,7 +212,8 @@ impl AwsAdapter {
                 operation,
                 resource,
                 format!(
-                    "no session has credentials in the access point's account `{}` (hint: pass --bucket-role or --caller-role with a role in that account)",
+                    "{} `{}` (the access point's account)",
+                    crate::adapter::NO_SESSION_IN_ACCOUNT,
                     arn.account
                 ),
             )),
