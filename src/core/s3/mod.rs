@@ -241,8 +241,17 @@ pub fn find_principal<'w>(world: &'w World, requester: &Requester) -> Option<&'w
     match requester.kind {
         RequesterKind::RoleSession => {
             let session = PrincipalArn::parse(&requester.arn)?;
+            let (account, name) = (session.account.to_string(), session.name());
+            // A cheap test first (the role ARN ends in `/NAME` and names the account), so a
+            // lookup among many principals parses only the candidates: planning probes look a
+            // session up once per request.
+            let may_be = |arn: &str| {
+                arn.strip_suffix(name)
+                    .is_some_and(|head| head.ends_with('/') && head.contains(account.as_str()))
+            };
             world.principals.iter().find(|principal| {
                 principal.kind == PrincipalKind::Role
+                    && may_be(&principal.arn)
                     && PrincipalArn::parse(&principal.arn)
                         .is_some_and(|role| role.account == session.account && role.name() == session.name())
             })
