@@ -238,7 +238,19 @@ fn world_patterns(world: &World, into: &mut BTreeSet<String>) -> bool {
     let mut documents: Vec<&Value> = Vec::new();
     for bucket in &world.buckets {
         documents.extend(bucket.policy.as_ref());
+        documents.extend(
+            bucket
+                .access_points
+                .iter()
+                .filter_map(|point| point.policy.as_ref()),
+        );
     }
+    documents.extend(
+        world
+            .vpc_endpoints
+            .iter()
+            .filter_map(|endpoint| endpoint.policy.as_ref()),
+    );
     for principal in &world.principals {
         documents.extend(principal.inline_policies.iter().map(|policy| &policy.document));
         documents.extend(principal.managed_policies.iter().map(|policy| &policy.document));
@@ -311,13 +323,29 @@ pub(super) fn representative_keys(worlds: &[&World], spec: &Spec, keys: &[String
     texts.extend(spec.keys.iter().cloned());
     let patterns: Vec<Pattern> = texts.iter().map(|text| Pattern::new(text)).collect();
     let bucket = worlds.first().and_then(|world| world.bucket(&spec.bucket));
+    // A request through an access point is matched on the access point's object ARN too, so keys
+    // an access point policy tells apart are not taken as alike.
+    let mut point_arns: BTreeSet<String> = BTreeSet::new();
+    for world in worlds {
+        if let Some(found) = world.bucket(&spec.bucket) {
+            point_arns.extend(found.access_points.iter().map(|point| point.arn.clone()));
+        }
+    }
     let mut classes: BTreeMap<(String, Vec<bool>), ()> = BTreeMap::new();
     let mut chosen = Vec::new();
     for key in keys {
         let arn = format!("arn:aws:s3:::{}/{key}", spec.bucket);
+        let point_objects: Vec<String> = point_arns
+            .iter()
+            .map(|point| format!("{point}/object/{key}"))
+            .collect();
         let bits: Vec<bool> = patterns
             .iter()
-            .flat_map(|pattern| [pattern.matches(key), pattern.matches(&arn)])
+            .flat_map(|pattern| {
+                [pattern.matches(key), pattern.matches(&arn)]
+                    .into_iter()
+                    .chain(point_objects.iter().map(|object| pattern.matches(object)))
+            })
             .collect();
         // The object as evaluation sees it in every world (a missing object reads as one the
         // bucket owner owns, unencrypted, without an ACL); the empty key stands alone.
@@ -431,6 +459,36 @@ mod tests {
         with_variable.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/${aws:username}/*"}]}));
         assert_eq!(representative_keys(&[&with_variable], &spec(), &keys), keys);
+    }
+
+    #[test]
+    fn keys_an_access_point_policy_tells_apart_are_probed_apart() {
+        // Only the access point's policy names `published/`: probed through the access point, a
+        // key there and a key elsewhere decide differently, so both are kept (S3 User Guide,
+        // "Configuring IAM policies for using access points": access point policies name
+        // `arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/object/KEY`).
+        let mut world = world();
+        world.buckets[0].access_points.push(
+            serde_json::from_value(json!({
+                "name": "ap", "arn": "arn:aws:s3:us-east-1:111111111111:accesspoint/ap",
+                "account": "111111111111", "bucketAccount": "111111111111", "networkOrigin": "Internet",
+                "policy": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/a"},
+                     "Action": "s3:GetObject",
+                     "Resource": "arn:aws:s3:us-east-1:111111111111:accesspoint/ap/object/published/*"}]}
+            }))
+            .unwrap(),
+        );
+        let keys: Vec<String> = ["other", "published/x"]
+            .iter()
+            .map(|key| key.to_string())
+            .collect();
+        assert_eq!(
+            representative_keys(&[&world], &spec(), &keys),
+            ["other", "published/x"]
+        );
+        world.buckets[0].access_points.clear();
+        assert_eq!(representative_keys(&[&world], &spec(), &keys), ["other"]);
     }
 
     #[test]
