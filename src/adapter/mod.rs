@@ -81,14 +81,15 @@ pub trait Writer {
         value: Option<&Value>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
-    /// The exact stored text of a policy document resource, where the writer can read it
-    /// (`None`: absent, not a document, or a writer without texts).
-    fn read_text(
+    /// The current value as [`Writer::read`] reads it, with one read, and the exact stored text
+    /// of a policy document where the writer can read it (`None`: absent, not a document, or a
+    /// writer without texts).
+    fn read_with_text(
         &self,
         resource: &ResourceRef,
-    ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
-        let _ = resource;
-        std::future::ready(Ok(None))
+    ) -> impl Future<Output = Result<(Option<Value>, Option<String>), AdapterError>> + Send {
+        let read = self.read(resource);
+        async move { Ok((read.await?, None)) }
     }
 
     /// Set a writable resource to `value` as [`Writer::write`] does, a policy document as exactly

@@ -422,11 +422,19 @@ impl crate::adapter::Writer for SnapshotWriter {
         std::future::ready(result)
     }
 
-    fn read_text(
+    fn read_with_text(
         &self,
         resource: &crate::core::plan::ResourceRef,
-    ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
-        std::future::ready(Ok(crate::core::plan::current_text(&self.world(), resource)))
+    ) -> impl Future<Output = Result<(Option<serde_json::Value>, Option<String>), AdapterError>> + Send {
+        let world = self.world();
+        let result = crate::core::plan::current_value(&world, resource)
+            .map(|value| (value, crate::core::plan::current_text(&world, resource)))
+            .map_err(|error| AdapterError::Aws {
+                operation: "Read".into(),
+                resource: resource.describe(),
+                reason: error.to_string(),
+            });
+        std::future::ready(result)
     }
 
     fn write(

@@ -115,9 +115,10 @@ impl<W: Writer> Calls<'_, W> {
             .map_err(|error| error.to_string())
     }
 
-    fn read_text(&self, resource: &ResourceRef) -> Result<Option<String>, String> {
+    /// The current value and, where the writer can read it, its exact text, in one read.
+    fn read_with_text(&self, resource: &ResourceRef) -> Result<(Option<Value>, Option<String>), String> {
         self.runtime
-            .block_on(self.writer.read_text(resource))
+            .block_on(self.writer.read_with_text(resource))
             .map_err(|error| error.to_string())
     }
 
@@ -407,8 +408,8 @@ pub fn begin_rollback<W: Writer>(
         if matches!(step.state, StepState::Pending | StepState::Restored) {
             continue;
         }
-        let current = calls
-            .read(&step.resource)
+        let (current, current_text) = calls
+            .read_with_text(&step.resource)
             .map_err(|error| anyhow::anyhow!(error))?;
         let is_after = fingerprint_of_value(current.as_ref()) == fingerprint_of_value(step.after.as_ref());
         let is_before = fingerprint_of_value(current.as_ref()) == fingerprint_of_value(step.before.as_ref());
@@ -416,12 +417,9 @@ pub fn begin_rollback<W: Writer>(
             continue;
         }
         let refused = !is_after && !force;
-        // The current text, so a restore of this rollback puts back exactly what it replaces.
-        // A text read apart from the value is kept only where it is that value's text.
-        let current_text = calls
-            .read_text(&step.resource)
-            .map_err(|error| anyhow::anyhow!(error))?
-            .filter(|text| serde_json::from_str::<Value>(text).ok() == current);
+        // The current text, so a restore of this rollback puts back exactly what it replaces;
+        // kept only where it is that value's text.
+        let current_text = current_text.filter(|text| serde_json::from_str::<Value>(text).ok() == current);
         steps.push(Step {
             resource: step.resource.clone(),
             error: refused.then(|| changed_since(&step.resource, current.as_ref(), step.after.as_ref())),

@@ -151,15 +151,10 @@ pub(super) async fn policy(
     match answer {
         Ok(output) => match output.policy() {
             None => Ok(None),
-            Some(text) => serde_json::from_str(text)
-                .map(|policy| Some((policy, text.to_string())))
-                .map_err(|error| Failure {
-                    code: Some("InvalidPolicyJson".into()),
-                    message: Some(format!("the stored access point policy is not JSON: {error}")),
-                    status: None,
-                    detail: String::new(),
-                    bucket_region: None,
-                }),
+            Some(text) => {
+                super::error::stored_document(text, "InvalidPolicyJson", "the stored access point policy")
+                    .map(Some)
+            }
         },
         Err(failure) if failure.class() == FailureClass::Absent => Ok(None),
         Err(failure) => Err(failure),

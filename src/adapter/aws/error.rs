@@ -243,6 +243,17 @@ pub(crate) fn classify(code: Option<&str>, status: Option<u16>) -> FailureClass 
 }
 
 impl Failure {
+    /// A failure that is not an SDK error: `code` and `message` only.
+    pub(crate) fn local(code: &str, message: String) -> Failure {
+        Failure {
+            code: Some(code.into()),
+            message: Some(message),
+            status: None,
+            detail: String::new(),
+            bucket_region: None,
+        }
+    }
+
     /// Reduce an SDK error to its parts.
     pub(crate) fn from_sdk<E>(error: &SdkError<E, HttpResponse>) -> Failure
     where
@@ -285,6 +296,18 @@ impl Failure {
             (None, _, None) => self.detail.clone(),
         }
     }
+}
+
+/// A policy document AWS returned as text: the document and that exact text; a text that is not
+/// JSON is a `code` failure saying "`what` is not JSON".
+pub(crate) fn stored_document(
+    text: &str,
+    code: &str,
+    what: &str,
+) -> Result<(serde_json::Value, String), Failure> {
+    serde_json::from_str(text)
+        .map(|document| (document, text.to_string()))
+        .map_err(|error| Failure::local(code, format!("{what} is not JSON: {error}")))
 }
 
 #[cfg(test)]

@@ -74,21 +74,11 @@ pub(crate) async fn read_key(kms: &aws_sdk_kms::Client, reference: &str, region:
     let policy = match policy {
         Ok(output) => match output
             .policy()
-            .map(|text| (serde_json::from_str::<serde_json::Value>(text), text))
+            .map(|text| super::error::stored_document(text, "MalformedPolicyDocument", "the key policy"))
         {
-            Some((Ok(document), text)) => Some((document, text.to_string())),
-            Some((Err(error), _)) => {
-                failures.push((
-                    ItemKind::KeyPolicy,
-                    arn.clone(),
-                    Failure {
-                        code: Some("MalformedPolicyDocument".into()),
-                        message: Some(format!("the key policy is not JSON: {error}")),
-                        status: None,
-                        detail: String::new(),
-                        bucket_region: None,
-                    },
-                ));
+            Some(Ok(read)) => Some(read),
+            Some(Err(failure)) => {
+                failures.push((ItemKind::KeyPolicy, arn.clone(), failure));
                 None
             }
             None => None,

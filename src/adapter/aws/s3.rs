@@ -1,6 +1,6 @@
 //! S3 and S3 Control reads: where the bucket is, its settings, and the objects of interest.
 
-use super::error::{Failure, FailureClass};
+use super::error::{Failure, FailureClass, stored_document};
 use crate::adapter::AdapterError;
 use crate::core::world::{Acl, Encryption, Grant, Grantee, ObjectOwnership, PublicAccessBlock};
 use serde_json::Value;
@@ -64,15 +64,7 @@ pub(crate) async fn bucket_policy(
     };
     match output.policy() {
         None => Ok(None),
-        Some(text) => serde_json::from_str(text)
-            .map(|document| Some((document, text.to_string())))
-            .map_err(|error| Failure {
-                code: Some("InvalidPolicyJson".into()),
-                message: Some(format!("the stored bucket policy is not JSON: {error}")),
-                status: None,
-                detail: String::new(),
-                bucket_region: None,
-            }),
+        Some(text) => stored_document(text, "InvalidPolicyJson", "the stored bucket policy").map(Some),
     }
 }
 

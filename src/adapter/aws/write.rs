@@ -82,13 +82,7 @@ fn described(mode: Mode, operation: &str, resource: &ResourceRef, reason: String
 
 /// A failure for a stored document that is not JSON.
 fn malformed(message: String) -> Failure {
-    Failure {
-        code: Some("MalformedPolicyDocument".into()),
-        message: Some(message),
-        status: None,
-        detail: String::new(),
-        bucket_region: None,
-    }
+    Failure::local("MalformedPolicyDocument", message)
 }
 
 /// The text written for a policy document: its planned exact text where given (which must parse
@@ -221,16 +215,11 @@ impl AwsAdapter {
     }
 
     async fn read_resource(&self, resource: &ResourceRef) -> Result<Option<Value>, AdapterError> {
-        Ok(self.read_with_text(resource).await?.map(|(value, _)| value))
-    }
-
-    /// The exact text AWS returned for a policy document resource.
-    async fn read_stored_text(&self, resource: &ResourceRef) -> Result<Option<String>, AdapterError> {
-        Ok(self.read_with_text(resource).await?.and_then(|(_, text)| text))
+        Ok(self.read_document(resource).await?.map(|(value, _)| value))
     }
 
     /// A resource's value and, for a policy document, the exact text AWS returned.
-    async fn read_with_text(
+    async fn read_document(
         &self,
         resource: &ResourceRef,
     ) -> Result<Option<(Value, Option<String>)>, AdapterError> {
@@ -310,17 +299,11 @@ impl AwsAdapter {
                     })?;
                 match output.policy() {
                     None => Ok(None),
-                    Some(text) => serde_json::from_str(text)
-                        .map(|document| Some((document, Some(text.to_string()))))
-                        .map_err(|error| {
-                            failed(
-                                session,
-                                mode,
-                                "GetKeyPolicy",
-                                resource,
-                                &malformed(format!("the key policy is not JSON: {error}")),
-                            )
-                        }),
+                    Some(text) => {
+                        super::error::stored_document(text, "MalformedPolicyDocument", "the key policy")
+                            .map(|(document, text)| Some((document, Some(text))))
+                            .map_err(|failure| failed(session, mode, "GetKeyPolicy", resource, &failure))
+                    }
                 }
             }
             ResourceRef::AccessPointPolicy { access_point } => {
@@ -717,11 +700,16 @@ impl Writer for AwsAdapter {
         self.read_resource(resource)
     }
 
-    fn read_text(
+    fn read_with_text(
         &self,
         resource: &ResourceRef,
-    ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
-        self.read_stored_text(resource)
+    ) -> impl Future<Output = Result<(Option<Value>, Option<String>), AdapterError>> + Send {
+        async move {
+            Ok(match self.read_document(resource).await? {
+                Some((value, text)) => (Some(value), text),
+                None => (None, None),
+            })
+        }
     }
 
     fn write(

@@ -4,7 +4,9 @@
 use super::apply::{ResourceRef, owner_grant};
 use super::build::Needs;
 use super::ownership::ownership_change;
-use super::point::{Resources, access_point_edit, delegation_statements, grant_body_on};
+use super::point::{
+    Resources, access_point_edit, delegation_statements, exact_principal_grant, grant_body_on,
+};
 use super::{Blocker, Edit, Operation, PlanError, owned_policy_name};
 use crate::core::arn::{AccountId, Arn, partition_of_region, service_host};
 use crate::core::eval::StatementRef;
@@ -650,19 +652,11 @@ pub(super) fn edits_for(
         )?;
     }
     for access in &needs.bucket {
-        let mut statement = Map::new();
-        statement.insert(
-            "Sid".into(),
-            json!(format!("S3fix{}{name}", access_word(*access))),
+        let statement = exact_principal_grant(
+            format!("S3fix{}{name}", access_word(*access)),
+            spec,
+            grant_body(spec, *access),
         );
-        statement.insert("Effect".into(), json!("Allow"));
-        statement.insert("Principal".into(), json!({"AWS": spec.principal}));
-        let body = grant_body(spec, *access);
-        for (key, value) in body {
-            if key != "Effect" {
-                statement.insert(key, value);
-            }
-        }
         upsert(&mut statements, Value::Object(statement));
         bucket_reasons.push(format!(
             "a cross-account caller needs a bucket-policy grant for {}",

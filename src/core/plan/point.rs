@@ -92,7 +92,11 @@ pub(super) fn grant_body_on(spec: &Spec, access: Access, resources: &Resources) 
 }
 
 /// An Allow for exactly the spec's principal: `Sid`, `Principal`, then the body.
-fn exact_principal_grant(sid: String, spec: &Spec, body: Map<String, Value>) -> Map<String, Value> {
+pub(super) fn exact_principal_grant(
+    sid: String,
+    spec: &Spec,
+    body: Map<String, Value>,
+) -> Map<String, Value> {
     let mut statement = Map::new();
     statement.insert("Sid".into(), json!(sid));
     statement.insert("Effect".into(), json!("Allow"));
