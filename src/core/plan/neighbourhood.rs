@@ -1,12 +1,12 @@
 //! Keeping the proof's probes affordable on a busy bucket without losing any: requests whose
 //! evaluation no edit can touch are skipped (their decision cannot change), and keys that every
-//! policy of the world treats alike are probed once.
+//! policy which may apply to a caller treats alike are probed once for that caller.
 //!
 //! Both reductions are conservative: a request counts as touched when any changed element
 //! might apply to it (principals and actions and resources matched, conditions ignored), and two
-//! keys are alike only when every resource pattern and condition value of every policy matches
-//! both or neither, their objects have the same owner, ACL and encryption, and no policy uses a
-//! variable.
+//! keys are alike for a caller only when every resource pattern and condition value of every
+//! statement that may apply to it matches both or neither, their objects have the same owner,
+//! ACL and encryption, and no policy uses a variable (see [`KeyClasses`]).
 
 use super::Edit;
 use super::apply::{ResourceRef, owner_grant};
@@ -233,68 +233,22 @@ fn principal_may_match(statement: &Statement, caller: &str, principal_arn: Optio
     })
 }
 
-/// Every string a policy of the world matches against: resource patterns and condition values.
-fn world_patterns(world: &World, into: &mut BTreeSet<String>) -> bool {
-    let mut documents: Vec<&Value> = Vec::new();
-    for bucket in &world.buckets {
-        documents.extend(bucket.policy.as_ref());
-        documents.extend(
-            bucket
-                .access_points
-                .iter()
-                .filter_map(|point| point.policy.as_ref()),
-        );
+/// The strings one statement matches keys against: its resource patterns and condition values.
+fn statement_texts(statement: &Value) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in ["Resource", "NotResource"] {
+        collect_strings(statement.get(element), &mut texts);
     }
-    documents.extend(
-        world
-            .vpc_endpoints
-            .iter()
-            .filter_map(|endpoint| endpoint.policy.as_ref()),
-    );
-    for principal in &world.principals {
-        documents.extend(principal.inline_policies.iter().map(|policy| &policy.document));
-        documents.extend(principal.managed_policies.iter().map(|policy| &policy.document));
-        documents.extend(
-            principal
-                .permissions_boundary
-                .iter()
-                .map(|policy| &policy.document),
-        );
-        for group in &principal.groups {
-            documents.extend(group.inline_policies.iter().map(|policy| &policy.document));
-            documents.extend(group.managed_policies.iter().map(|policy| &policy.document));
-        }
-    }
-    for account in &world.accounts {
-        documents.extend(account.scps.iter().flatten().map(|policy| &policy.document));
-        documents.extend(account.rcps.iter().map(|policy| &policy.document));
-    }
-    for key in &world.keys {
-        documents.extend(key.policy.as_ref());
-    }
-    let mut variables = false;
-    for document in documents {
-        for statement in statements(Some(document)) {
-            let mut texts = Vec::new();
-            for element in ["Resource", "NotResource"] {
-                collect_strings(statement.get(element), &mut texts);
-            }
-            if let Some(Value::Object(operators)) = statement.get("Condition") {
-                for keys in operators.values() {
-                    if let Value::Object(keys) = keys {
-                        for values in keys.values() {
-                            collect_strings(Some(values), &mut texts);
-                        }
-                    }
+    if let Some(Value::Object(operators)) = statement.get("Condition") {
+        for keys in operators.values() {
+            if let Value::Object(keys) = keys {
+                for values in keys.values() {
+                    collect_strings(Some(values), &mut texts);
                 }
             }
-            for text in texts {
-                variables |= text.contains("${");
-                into.insert(text);
-            }
         }
     }
-    variables
+    texts
 }
 
 fn collect_strings(value: Option<&Value>, into: &mut Vec<String>) {
@@ -309,100 +263,305 @@ fn collect_strings(value: Option<&Value>, into: &mut Vec<String>) {
     }
 }
 
-/// One key of each class of keys that every policy of `worlds` treats alike (see the module
-/// documentation), in the order given; with a policy variable anywhere, every key.
-pub(super) fn representative_keys(worlds: &[&World], spec: &Spec, keys: &[String]) -> Vec<String> {
-    let mut texts = BTreeSet::new();
-    let mut variables = false;
-    for world in worlds {
-        variables |= world_patterns(world, &mut texts);
-    }
-    if variables {
-        return keys.to_vec();
-    }
-    texts.extend(spec.keys.iter().cloned());
-    let patterns: Vec<Pattern> = texts.iter().map(|text| Pattern::new(text)).collect();
-    let bucket = worlds.first().and_then(|world| world.bucket(&spec.bucket));
-    // A request through an access point is matched on the access point's object ARN too, so keys
-    // an access point policy tells apart are not taken as alike.
-    let mut point_arns: BTreeSet<String> = BTreeSet::new();
-    for world in worlds {
-        if let Some(found) = world.bucket(&spec.bucket) {
-            point_arns.extend(found.access_points.iter().map(|point| point.arn.clone()));
-        }
-    }
-    let mut classes: BTreeMap<(String, Vec<bool>), ()> = BTreeMap::new();
-    let mut chosen = Vec::new();
-    for key in keys {
-        let arn = format!("arn:aws:s3:::{}/{key}", spec.bucket);
-        let point_objects: Vec<String> = point_arns
-            .iter()
-            .map(|point| format!("{point}/object/{key}"))
-            .collect();
-        let bits: Vec<bool> = patterns
-            .iter()
-            .flat_map(|pattern| {
-                [pattern.matches(key), pattern.matches(&arn)]
-                    .into_iter()
-                    .chain(point_objects.iter().map(|object| pattern.matches(object)))
-            })
-            .collect();
-        // The object as evaluation sees it in every world (a missing object reads as one the
-        // bucket owner owns, unencrypted, without an ACL); the empty key stands alone.
-        let state: Vec<Value> = worlds
-            .iter()
-            .map(|world| {
-                let found = world.bucket(&spec.bucket);
-                let object = found.and_then(|bucket| bucket.objects.iter().find(|object| object.key == *key));
-                let owner = object
-                    .and_then(|object| {
-                        object
-                            .owner
-                            .clone()
-                            .or_else(|| object.acl.as_ref().map(|acl| acl.owner.clone()))
-                    })
-                    .or_else(|| found.map(|bucket| bucket.account.clone()));
-                json!([
-                    owner,
-                    object.and_then(|object| object.acl.as_ref()),
-                    object.and_then(|object| object.encryption.as_ref())
-                ])
-            })
-            .collect();
-        let state = if key.is_empty() || bucket.is_none() {
-            format!("key:{key}")
-        } else {
-            Value::Array(state).to_string()
+/// One statement of a resource-based policy (bucket, access point, VPC endpoint, key), parsed
+/// on its own so that whom it may apply to can be asked; `None` when it does not parse, and then
+/// it counts for every caller.
+fn parsed_statement(document: &Value, statement: &Value) -> Option<Statement> {
+    let version = document.get("Version").cloned().unwrap_or(Value::Null);
+    let single = json!({"Version": version, "Statement": [statement]});
+    parse_policy(&single, PolicyKind::Resource)
+        .ok()
+        .and_then(|policy| policy.statements.into_iter().next())
+}
+
+/// Which keys the proof may probe as one, per caller.
+///
+/// Two keys are alike for a caller when every string of every statement that may apply to that
+/// caller — its own identity policies, the resource-based statements whose principal may match
+/// it, and every SCP and RCP — matches both or neither (as a key, as the bucket's object ARN, as
+/// each extra bucket's object ARN and as each access point's object ARN), and the objects have
+/// the same owner, ACL and encryption in every world. A statement that cannot apply to a caller
+/// takes no part in its decision, so it does not split that caller's keys: on a bucket where
+/// every team role reads its own prefix, each caller's keys fall into a few classes rather than
+/// one per prefix. With a policy variable anywhere, every key stands alone.
+pub(super) struct KeyClasses<'k> {
+    keys: &'k [String],
+    /// Every pattern, compiled once.
+    patterns: Vec<Pattern>,
+    /// Per key: its class under the patterns that count for every caller (and its object state).
+    base: Vec<usize>,
+    /// Per key: the strings a pattern is matched against.
+    subjects: Vec<Vec<String>>,
+    /// Patterns of each principal's identity policies, by principal ARN.
+    identity: BTreeMap<String, Vec<usize>>,
+    /// Resource-based statements and their patterns.
+    resource: Vec<(Statement, Vec<usize>)>,
+    /// Patterns that count for every caller.
+    everyone: BTreeSet<usize>,
+    variables: bool,
+}
+
+impl<'k> KeyClasses<'k> {
+    /// The classes of `keys` (of the spec's bucket) over `worlds`; `other_buckets` are further
+    /// buckets the keys are probed in.
+    pub(super) fn new(
+        worlds: &[&World],
+        spec: &Spec,
+        keys: &'k [String],
+        other_buckets: &[String],
+    ) -> KeyClasses<'k> {
+        let mut texts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut variables = false;
+        let mut index_of = |text: String, variables: &mut bool| -> usize {
+            *variables |= text.contains("${");
+            let next = texts.len();
+            *texts.entry(text).or_insert(next)
         };
-        if classes.insert((state, bits), ()).is_none() {
-            chosen.push(key.clone());
+        let mut everyone = BTreeSet::new();
+        let mut identity: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut resource: Vec<(Statement, Vec<usize>)> = Vec::new();
+        for key in &spec.keys {
+            everyone.insert(index_of(key.clone(), &mut variables));
+        }
+        for world in worlds {
+            let mut resource_documents: Vec<&Value> = Vec::new();
+            for bucket in &world.buckets {
+                resource_documents.extend(bucket.policy.as_ref());
+                resource_documents.extend(
+                    bucket
+                        .access_points
+                        .iter()
+                        .filter_map(|point| point.policy.as_ref()),
+                );
+            }
+            resource_documents.extend(
+                world
+                    .vpc_endpoints
+                    .iter()
+                    .filter_map(|endpoint| endpoint.policy.as_ref()),
+            );
+            resource_documents.extend(world.keys.iter().filter_map(|key| key.policy.as_ref()));
+            for document in resource_documents {
+                for statement in statements(Some(document)) {
+                    let found: Vec<usize> = statement_texts(&statement)
+                        .into_iter()
+                        .map(|text| index_of(text, &mut variables))
+                        .collect();
+                    match parsed_statement(document, &statement) {
+                        Some(parsed) if !found.is_empty() => resource.push((parsed, found)),
+                        Some(_) => {}
+                        None => everyone.extend(found),
+                    }
+                }
+            }
+            for principal in &world.principals {
+                let mut documents: Vec<&Value> = Vec::new();
+                documents.extend(principal.inline_policies.iter().map(|policy| &policy.document));
+                documents.extend(principal.managed_policies.iter().map(|policy| &policy.document));
+                documents.extend(
+                    principal
+                        .permissions_boundary
+                        .iter()
+                        .map(|policy| &policy.document),
+                );
+                for group in &principal.groups {
+                    documents.extend(group.inline_policies.iter().map(|policy| &policy.document));
+                    documents.extend(group.managed_policies.iter().map(|policy| &policy.document));
+                }
+                let own = identity.entry(principal.arn.clone()).or_default();
+                for document in documents {
+                    for statement in statements(Some(document)) {
+                        own.extend(
+                            statement_texts(&statement)
+                                .into_iter()
+                                .map(|text| index_of(text, &mut variables)),
+                        );
+                    }
+                }
+            }
+            for account in &world.accounts {
+                let organisation = account.scps.iter().flatten().chain(account.rcps.iter());
+                for policy in organisation {
+                    for statement in statements(Some(&policy.document)) {
+                        everyone.extend(
+                            statement_texts(&statement)
+                                .into_iter()
+                                .map(|text| index_of(text, &mut variables)),
+                        );
+                    }
+                }
+            }
+        }
+        for own in identity.values_mut() {
+            own.sort_unstable();
+            own.dedup();
+        }
+        let mut ordered: Vec<(&String, &usize)> = texts.iter().collect();
+        ordered.sort_by_key(|(_, index)| **index);
+        let patterns: Vec<Pattern> = ordered.iter().map(|(text, _)| Pattern::new(text)).collect();
+
+        // A request through an access point is matched on the access point's object ARN too, so
+        // keys an access point policy tells apart are not taken as alike.
+        let mut point_arns: BTreeSet<String> = BTreeSet::new();
+        for world in worlds {
+            if let Some(found) = world.bucket(&spec.bucket) {
+                point_arns.extend(found.access_points.iter().map(|point| point.arn.clone()));
+            }
+        }
+        let has_bucket = worlds
+            .first()
+            .and_then(|world| world.bucket(&spec.bucket))
+            .is_some();
+        let mut subjects = Vec::with_capacity(keys.len());
+        let mut base = Vec::with_capacity(keys.len());
+        let mut base_classes: BTreeMap<(String, Vec<bool>), usize> = BTreeMap::new();
+        for key in keys {
+            let mut subject = vec![key.clone(), format!("arn:aws:s3:::{}/{key}", spec.bucket)];
+            subject.extend(
+                other_buckets
+                    .iter()
+                    .map(|bucket| format!("arn:aws:s3:::{bucket}/{key}")),
+            );
+            subject.extend(point_arns.iter().map(|point| format!("{point}/object/{key}")));
+            let bits: Vec<bool> = everyone
+                .iter()
+                .flat_map(|index| {
+                    let pattern = patterns.get(*index);
+                    subject
+                        .iter()
+                        .map(move |text| pattern.is_some_and(|pattern| pattern.matches(text)))
+                })
+                .collect();
+            let state = if key.is_empty() || !has_bucket {
+                format!("key:{key}")
+            } else {
+                object_state(worlds, spec, key)
+            };
+            let next = base_classes.len();
+            base.push(*base_classes.entry((state, bits)).or_insert(next));
+            subjects.push(subject);
+        }
+        KeyClasses {
+            keys,
+            patterns,
+            base,
+            subjects,
+            identity,
+            resource,
+            everyone,
+            variables,
         }
     }
-    chosen
+
+    /// The keys in classes for `caller` (whose role or user is `principal_arn`), each class in
+    /// the order of the keys given, classes ordered by their first key.
+    pub(super) fn classes(&self, caller: &str, principal_arn: Option<&str>) -> Vec<Vec<&'k str>> {
+        if self.variables {
+            return self.keys.iter().map(|key| vec![key.as_str()]).collect();
+        }
+        let mut applying: BTreeSet<usize> = BTreeSet::new();
+        if let Some(own) = principal_arn.and_then(|arn| self.identity.get(arn)) {
+            applying.extend(own.iter().copied());
+        }
+        for (statement, found) in &self.resource {
+            if principal_may_match(statement, caller, principal_arn) {
+                applying.extend(found.iter().copied());
+            }
+        }
+        let extra: Vec<&Pattern> = applying
+            .difference(&self.everyone)
+            .filter_map(|index| self.patterns.get(*index))
+            .collect();
+        let mut classes: Vec<Vec<&'k str>> = Vec::new();
+        let mut class_of: BTreeMap<(usize, Vec<bool>), usize> = BTreeMap::new();
+        for ((key, base), subject) in self.keys.iter().zip(&self.base).zip(&self.subjects) {
+            let bits: Vec<bool> = extra
+                .iter()
+                .flat_map(|pattern| subject.iter().map(|text| pattern.matches(text)))
+                .collect();
+            let next = classes.len();
+            let class = *class_of.entry((*base, bits)).or_insert(next);
+            match classes.get_mut(class) {
+                Some(members) => members.push(key.as_str()),
+                None => classes.push(vec![key.as_str()]),
+            }
+        }
+        classes
+    }
+
+    /// One key of each class for `caller`, in the order given.
+    pub(super) fn representatives(&self, caller: &str, principal_arn: Option<&str>) -> Vec<&'k str> {
+        self.classes(caller, principal_arn)
+            .into_iter()
+            .filter_map(|members| members.first().copied())
+            .collect()
+    }
+}
+
+/// The object as evaluation sees it in every world (a missing object reads as one the bucket
+/// owner owns, unencrypted, without an ACL).
+fn object_state(worlds: &[&World], spec: &Spec, key: &str) -> String {
+    let state: Vec<Value> = worlds
+        .iter()
+        .map(|world| {
+            let found = world.bucket(&spec.bucket);
+            let object = found.and_then(|bucket| bucket.objects.iter().find(|object| object.key == key));
+            let owner = object
+                .and_then(|object| {
+                    object
+                        .owner
+                        .clone()
+                        .or_else(|| object.acl.as_ref().map(|acl| acl.owner.clone()))
+                })
+                .or_else(|| found.map(|bucket| bucket.account.clone()));
+            json!([
+                owner,
+                object.and_then(|object| object.acl.as_ref()),
+                object.and_then(|object| object.encryption.as_ref())
+            ])
+        })
+        .collect();
+    Value::Array(state).to_string()
 }
 
 /// The spec's own requests to evaluate: for each action, one per class of keys (the others
-/// decide alike).
+/// decide alike for the spec's principal).
 pub(super) fn representative_probes<'p>(
     worlds: &[&World],
     spec: &Spec,
     probes: &'p [super::build::ProbeRequest],
 ) -> Vec<&'p super::build::ProbeRequest> {
     let mut chosen = Vec::new();
-    let mut actions: Vec<S3Action> = probes.iter().map(|probe| probe.action).collect();
-    actions.dedup();
+    let mut actions: Vec<S3Action> = Vec::new();
+    for probe in probes {
+        if !actions.contains(&probe.action) {
+            actions.push(probe.action);
+        }
+    }
     for action in actions {
-        let keys: Vec<String> = probes
-            .iter()
-            .filter(|probe| probe.action == action)
-            .map(|probe| probe.key.clone())
-            .collect();
-        let kept: BTreeSet<String> = representative_keys(worlds, spec, &keys).into_iter().collect();
-        chosen.extend(
-            probes
+        let of_action: Vec<&super::build::ProbeRequest> =
+            probes.iter().filter(|probe| probe.action == action).collect();
+        let mut callers: Vec<&str> = of_action.iter().map(|probe| probe.principal.as_str()).collect();
+        callers.sort_unstable();
+        callers.dedup();
+        for caller in callers {
+            let keys: Vec<String> = of_action
                 .iter()
-                .filter(|probe| probe.action == action && kept.contains(&probe.key)),
-        );
+                .filter(|probe| probe.principal == caller)
+                .map(|probe| probe.key.clone())
+                .collect();
+            let classes = KeyClasses::new(worlds, spec, &keys, &[]);
+            let kept: BTreeSet<&str> = classes
+                .representatives(caller, Some(spec.principal.as_str()))
+                .into_iter()
+                .collect();
+            chosen.extend(
+                of_action
+                    .iter()
+                    .copied()
+                    .filter(|probe| probe.principal == caller && kept.contains(probe.key.as_str())),
+            );
+        }
     }
     chosen
 }
@@ -435,10 +594,19 @@ mod tests {
         .unwrap()
     }
 
+    const ROLE_A: &str = "arn:aws:iam::222222222222:role/a";
+    const SESSION_A: &str = "arn:aws:sts::222222222222:assumed-role/a/s3fix-probe";
+    const ROLE_APP: &str = "arn:aws:iam::222222222222:role/app";
+    const SESSION_APP: &str = "arn:aws:sts::222222222222:assumed-role/app/s3fix-probe";
+
+    fn keys_of(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|key| key.to_string()).collect()
+    }
+
     #[test]
-    fn keys_alike_for_every_policy_are_probed_once() {
+    fn keys_alike_for_every_policy_that_may_apply_are_probed_once() {
         let world = world();
-        let keys: Vec<String> = [
+        let keys = keys_of(&[
             "data/1.csv",
             "data/2.csv",
             "data/3.csv",
@@ -447,18 +615,64 @@ mod tests {
             "team-a/x",
             "other",
             "",
-        ]
-        .iter()
-        .map(|key| key.to_string())
-        .collect();
-        let chosen = representative_keys(&[&world], &spec(), &keys);
-        // data/1 and data/2: same foreign owner; data/3 and data/new: owner-owned under data/;
-        // team-a/1.csv and team-a/x alike; other; the empty key.
-        assert_eq!(chosen, ["data/1.csv", "data/3.csv", "team-a/1.csv", "other", ""]);
+        ]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        // For role a, whose bucket-policy statement names team-a/*: data/1 and data/2 (same
+        // foreign owner); data/3 and data/new (owner-owned under the spec's data/*); team-a/1.csv
+        // and team-a/x; other; the empty key.
+        assert_eq!(
+            classes.representatives(SESSION_A, Some(ROLE_A)),
+            ["data/1.csv", "data/3.csv", "team-a/1.csv", "other", ""]
+        );
+        assert_eq!(
+            classes.classes(SESSION_A, Some(ROLE_A)),
+            vec![
+                vec!["data/1.csv", "data/2.csv"],
+                vec!["data/3.csv", "data/new"],
+                vec!["team-a/1.csv", "team-a/x"],
+                vec!["other"],
+                vec![""]
+            ]
+        );
+        // Statement A cannot apply to app or to anonymous callers: team-a/ is like any other
+        // key for them.
+        for (caller, principal) in [(SESSION_APP, Some(ROLE_APP)), ("*", None)] {
+            assert_eq!(
+                classes.representatives(caller, principal),
+                ["data/1.csv", "data/3.csv", "team-a/1.csv", ""]
+            );
+        }
         let mut with_variable = world.clone();
         with_variable.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/${aws:username}/*"}]}));
-        assert_eq!(representative_keys(&[&with_variable], &spec(), &keys), keys);
+        let classes = KeyClasses::new(&[&with_variable], &spec(), &keys, &[]);
+        assert_eq!(classes.representatives(SESSION_APP, Some(ROLE_APP)), keys);
+    }
+
+    #[test]
+    fn identity_policies_split_only_their_own_principal_keys() {
+        let mut world = world();
+        world.principals.push(
+            serde_json::from_value(
+                json!({"arn": ROLE_APP, "kind": "role", "inlinePolicies": [{"name": "p", "document":
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                 "Resource": "arn:aws:s3:::bkt/reports/*"}]}}]}),
+            )
+            .unwrap(),
+        );
+        let keys = keys_of(&["other", "reports/x"]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        assert_eq!(
+            classes.representatives(SESSION_APP, Some(ROLE_APP)),
+            ["other", "reports/x"]
+        );
+        assert_eq!(classes.representatives(SESSION_A, Some(ROLE_A)), ["other"]);
+        // A statement that does not parse counts for every caller.
+        world.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ROLE_A}, "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::bkt/reports/*", "Condition": {"NoSuchOperator": {"k": "v"}}}]}));
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        assert_eq!(classes.representatives("*", None), ["other", "reports/x"]);
     }
 
     #[test]
@@ -479,16 +693,15 @@ mod tests {
             }))
             .unwrap(),
         );
-        let keys: Vec<String> = ["other", "published/x"]
-            .iter()
-            .map(|key| key.to_string())
-            .collect();
+        let keys = keys_of(&["other", "published/x"]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
         assert_eq!(
-            representative_keys(&[&world], &spec(), &keys),
+            classes.representatives(SESSION_A, Some(ROLE_A)),
             ["other", "published/x"]
         );
         world.buckets[0].access_points.clear();
-        assert_eq!(representative_keys(&[&world], &spec(), &keys), ["other"]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        assert_eq!(classes.representatives(SESSION_A, Some(ROLE_A)), ["other"]);
     }
 
     #[test]
@@ -549,3 +762,7 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+#[path = "neighbourhood_properties.rs"]
+mod properties;

@@ -12,7 +12,7 @@
 use super::apply::{ResourceRef, set_value};
 use super::build::{Built, ProbeRequest, caller_arn, caller_context, spec_access_point};
 use super::forall::containment;
-use super::neighbourhood::{Touched, representative_keys, representative_probes};
+use super::neighbourhood::{KeyClasses, Touched, representative_probes};
 use super::ownership::{describe_gain, ownership_change};
 use super::{Expectation, PlanError};
 use crate::core::arn::{AccountId, Arn, account_of};
@@ -300,7 +300,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         .iter()
         .any(|edit| matches!(edit.resource, ResourceRef::OwnershipControls { .. }));
     // The objects another account owns change hands with the switch: each is probed too.
-    let foreign_keys: Vec<String> = if takes_ownership {
+    let foreign_keys: std::collections::BTreeSet<String> = if takes_ownership {
         before
             .bucket(&spec.bucket)
             .map(|bucket| {
@@ -319,7 +319,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             })
             .unwrap_or_default()
     } else {
-        Vec::new()
+        std::collections::BTreeSet::new()
     };
     let mut keys: Vec<String> = built.probes.iter().map(|probe| probe.key.clone()).collect();
     keys.extend(outside_keys(spec, before));
@@ -329,7 +329,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     keys.dedup();
     let mut all_worlds: Vec<&World> = vec![before, after];
     all_worlds.extend(intermediate_worlds.iter().map(|(_, world)| world));
-    let keys = representative_keys(&all_worlds, spec, &keys);
+    let classes = KeyClasses::new(&all_worlds, spec, &keys, &[other_bucket_name(&spec.bucket)]);
     let touched = Touched::new(before, after, spec, &built.edits);
     let mut untouched = 0usize;
     // Every request is probed directly and, for a spec through an access point, through it too:
@@ -374,6 +374,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
             .iter()
             .find(|principal| caller_arn(&principal.arn, principal.kind) == *caller)
             .map(|principal| principal.arn.as_str());
+        let keys = classes.representatives(caller, principal_arn);
         for (bucket, route) in &routes {
             let Some(found) = before_world.bucket(bucket) else {
                 continue;
@@ -387,7 +388,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
                 ));
             }
             for action in actions {
-                for key in &keys {
+                for &key in &keys {
                     if action.is_object() == key.is_empty() && action != S3Action::List {
                         continue;
                     }
@@ -403,7 +404,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
                     let probe = ProbeRequest {
                         principal: caller.clone(),
                         action,
-                        key: key.clone(),
+                        key: key.to_string(),
                         context: context.clone(),
                     };
                     let request = probe.to_request(bucket);
@@ -464,7 +465,7 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         }
     }
     let mut evidence = format!(
-        "checked {compared} requests: none flips from denied to allowed ({untouched} more no edit can reach were skipped, and keys every policy treats alike were probed once)"
+        "checked {compared} requests: none flips from denied to allowed ({untouched} more no edit can reach were skipped, and keys that every policy which may apply to the caller treats alike were probed once)"
     );
     if !intermediate_worlds.is_empty() {
         evidence.push_str(&format!(
