@@ -14,7 +14,8 @@
 //! identity grant, a bucket-policy grant and the ownership switch (the foreign objects block the
 //! read).
 //!
-//! It prints, per size, what the world holds, the wall time of `plan` (median of 3 runs; 1 run
+//! It prints, per size and for one proof worker and for this machine's cores (at most 8, as
+//! `s3fix plan` uses), what the world holds, the wall time of `plan` (median of 3 runs; 1 run
 //! at 1,000), the number of requests the probes checked, and the process's peak resident memory
 //! so far (VmHWM). `cargo bench --bench plan -- --write DIR` also writes `busy-N.world.json` and
 //! `busy-N.toml` for `s3fix plan` from the command line.
@@ -26,7 +27,7 @@
     clippy::indexing_slicing
 )]
 
-use s3fix::core::plan::{PlanOptions, plan};
+use s3fix::core::plan::{PlanOptions, plan_with_workers};
 use s3fix::core::spec::Spec;
 use s3fix::core::world::World;
 use serde_json::{Value, json};
@@ -185,18 +186,39 @@ fn main() {
             2 * n
         );
     }
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get().min(8));
+    println!("  proof workers: 1 and {cores} (this machine's cores, at most 8, as `s3fix plan` uses)");
     println!(
-        "{:>6} {:>12} {:>10} {:>16} {:>14}",
-        "N", "plan (ms)", "edits", "requests checked", "peak RSS (MB)"
+        "{:>6} {:>8} {:>12} {:>10} {:>16} {:>14}",
+        "N", "workers", "plan (ms)", "edits", "requests checked", "peak RSS (MB)"
     );
+    let mut worker_counts = vec![1];
+    if cores > 1 {
+        worker_counts.push(cores);
+    }
     for n in [10, 100, 1000] {
         let (world, _) = busy_world(n);
+        let mut plans = Vec::new();
+        for &workers in &worker_counts {
+            plans.push(run(n, workers, &world, &spec));
+        }
+        // The plan does not depend on how many workers proved it.
+        assert!(
+            plans.windows(2).all(|pair| pair[0] == pair[1]),
+            "N = {n}: the plans made with {worker_counts:?} workers differ"
+        );
+    }
+}
+
+/// Plan `world` with `workers` proof workers, print a row, and return the plan as JSON.
+fn run(n: usize, workers: usize, world: &World, spec: &Spec) -> Option<String> {
+    {
         let runs = if n >= 1000 { 1 } else { 3 };
         let mut times: Vec<Duration> = Vec::new();
         let mut planned = None;
         for _ in 0..runs {
             let start = Instant::now();
-            let result = plan(&world, &spec, PlanOptions::default());
+            let result = plan_with_workers(world, spec, PlanOptions::default(), workers);
             times.push(start.elapsed());
             planned = Some(result);
         }
@@ -209,13 +231,13 @@ fn main() {
                 let text = error.to_string();
                 let reason = text.lines().nth(1).unwrap_or_default().trim();
                 println!(
-                    "{n:>6} {:>12.1} {:>10} {:>16} {:>14.1}  (not planned: {reason})",
+                    "{n:>6} {workers:>8} {:>12.1} {:>10} {:>16} {:>14.1}  (not planned: {reason})",
                     median.as_secs_f64() * 1000.0,
                     "-",
                     "-",
                     peak_mb()
                 );
-                continue;
+                return None;
             }
         };
         let checked = planned
@@ -228,11 +250,12 @@ fn main() {
             .unwrap_or("?")
             .to_string();
         println!(
-            "{n:>6} {:>12.1} {:>10} {:>16} {:>14.1}",
+            "{n:>6} {workers:>8} {:>12.1} {:>10} {:>16} {:>14.1}",
             median.as_secs_f64() * 1000.0,
             planned.edits.len(),
             checked,
             peak_mb()
         );
+        Some(serde_json::to_string(&planned).unwrap())
     }
 }

@@ -7,7 +7,7 @@ use crate::adapter::{Adapter, ObserveRequest};
 use crate::cmd::plan::read_spec;
 use crate::cmd::source::SourceArgs;
 use crate::core::plan::verify::is_security_sensitive;
-use crate::core::plan::{Plan, PlanOptions, plan};
+use crate::core::plan::{Plan, PlanOptions, plan_with_workers};
 use crate::core::spec::Spec;
 use crate::core::world::World;
 use crate::exec::apply::{Applied, ApplyRequest, apply_plan};
@@ -397,13 +397,14 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let planned = match plan(world, spec, PlanOptions::default()) {
-            Ok(planned) => planned,
-            Err(error) => {
-                reports.push(report(Status::Error, Some(error.to_string())));
-                continue;
-            }
-        };
+        let planned =
+            match plan_with_workers(world, spec, PlanOptions::default(), crate::exec::proof_workers()) {
+                Ok(planned) => planned,
+                Err(error) => {
+                    reports.push(report(Status::Error, Some(error.to_string())));
+                    continue;
+                }
+            };
         let mut spec_report = report(Status::InSync, None);
         spec_report.warnings.clone_from(&planned.warnings);
         if !planned.is_empty() {

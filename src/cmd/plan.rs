@@ -1,7 +1,7 @@
 //! `s3fix plan`: the minimal, proven edits that grant an access spec.
 
 use crate::cmd::source::SourceArgs;
-use crate::core::plan::{Plan, PlanOptions, plan};
+use crate::core::plan::{Plan, PlanOptions, plan_with_workers};
 use crate::core::spec::Spec;
 use crate::core::world::World;
 use crate::exec::source::Source;
@@ -89,7 +89,7 @@ pub fn run(args: &Args, printer: &Printer) -> anyhow::Result<ExitCode> {
         allow_deny_exception: args.allow_deny_exception,
         allow_ownership_change: args.allow_ownership_change,
     };
-    let mut planned = plan(&world, &spec, options)?;
+    let mut planned = plan_with_workers(&world, &spec, options, crate::exec::proof_workers())?;
     planned.source = source.plan_source(args.out.as_deref());
     match args.output {
         Format::Text => printer.data(&render::plan::text(&planned, render::use_colour()))?,

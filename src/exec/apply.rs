@@ -688,7 +688,13 @@ fn apply_with<W: Writer>(
         .into());
     }
     check_scope(file, &current)?;
-    let mut now = crate::core::plan::plan(&current, &file.spec, file.options).map_err(|error| {
+    let mut now = crate::core::plan::plan_with_workers(
+        &current,
+        &file.spec,
+        file.options,
+        super::proof_workers(),
+    )
+    .map_err(|error| {
         HintedError::new(
             format!(
                 "the plan file does not match what s3fix plans now, which is: {error}\nnothing was written"

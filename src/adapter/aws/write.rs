@@ -700,16 +700,14 @@ impl Writer for AwsAdapter {
         self.read_resource(resource)
     }
 
-    fn read_with_text(
+    async fn read_with_text(
         &self,
         resource: &ResourceRef,
-    ) -> impl Future<Output = Result<(Option<Value>, Option<String>), AdapterError>> + Send {
-        async move {
-            Ok(match self.read_document(resource).await? {
-                Some((value, text)) => (Some(value), text),
-                None => (None, None),
-            })
-        }
+    ) -> Result<(Option<Value>, Option<String>), AdapterError> {
+        Ok(match self.read_document(resource).await? {
+            Some((value, text)) => (Some(value), text),
+            None => (None, None),
+        })
     }
 
     fn write(

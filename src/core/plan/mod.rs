@@ -268,8 +268,19 @@ fn describe_blockers(blockers: &[Blocker]) -> String {
         .join("\n")
 }
 
-/// Plan the minimal edits that grant `spec`'s access in `world`, and prove them.
+/// Plan the minimal edits that grant `spec`'s access in `world`, and prove them (on one thread).
 pub fn plan(world: &World, spec: &Spec, options: PlanOptions) -> Result<Plan, PlanError> {
+    plan_with_workers(world, spec, options, 1)
+}
+
+/// [`plan`], probing the proof's neighbouring requests on up to `workers` threads where there are
+/// enough callers for it to pay; the plan is the same for any number of workers.
+pub fn plan_with_workers(
+    world: &World,
+    spec: &Spec,
+    options: PlanOptions,
+    workers: usize,
+) -> Result<Plan, PlanError> {
     let mut built = build::build(world, spec, options)?;
     for edit in &mut built.edits {
         edit.before_text = current_text(world, &edit.resource);
@@ -293,7 +304,7 @@ pub fn plan(world: &World, spec: &Spec, options: PlanOptions) -> Result<Plan, Pl
             edit.after_text.as_deref(),
         )?;
     }
-    let proof = proof::prove(world, &edited, spec, &built)?;
+    let proof = proof::prove(world, &edited, spec, &built, workers)?;
     if !proof.failures().is_empty() {
         return Err(PlanError::ProofFailed(proof.failures()));
     }

@@ -142,6 +142,218 @@ fn with_neighbours(world: &World, spec: &Spec) -> World {
     world
 }
 
+/// What probing some callers found.
+#[derive(Debug, Default)]
+struct Tally {
+    flips: Vec<String>,
+    owner_gains: usize,
+    owner_example: Option<String>,
+    accepted_gains: usize,
+    compared: usize,
+    untouched: usize,
+}
+
+impl Tally {
+    /// This tally followed by `later` (callers in order, so reports do not depend on how the
+    /// callers were split between workers).
+    fn then(mut self, later: Tally) -> Tally {
+        self.flips.extend(later.flips);
+        self.owner_gains += later.owner_gains;
+        self.owner_example = self.owner_example.or(later.owner_example);
+        self.accepted_gains += later.accepted_gains;
+        self.compared += later.compared;
+        self.untouched += later.untouched;
+        self
+    }
+}
+
+/// Callers per worker below which probing stays on one thread: starting a thread and compiling
+/// every policy again there costs more than a few callers' probes.
+const CALLERS_PER_WORKER: usize = 32;
+
+/// Everything the neighbouring requests are probed against; shared by the workers, read-only.
+struct Neighbourhood<'a> {
+    spec: &'a Spec,
+    before_world: &'a World,
+    after_world: &'a World,
+    intermediate_worlds: &'a [(String, World)],
+    classes: &'a KeyClasses<'a>,
+    touched: &'a Touched,
+    routes: &'a [(String, Option<String>)],
+    spec_point: &'a Option<String>,
+    target_caller: &'a str,
+    target_context: &'a [(String, ContextEntry)],
+    bucket_account: &'a str,
+    takes_ownership: bool,
+    foreign_keys: &'a std::collections::BTreeSet<String>,
+    allow_ownership_change: bool,
+}
+
+impl Neighbourhood<'_> {
+    /// Probe every caller, on up to `workers` threads: contiguous runs of callers, each worker
+    /// with its own compiled-policy cache, tallies joined in caller order.
+    fn probe_all(&self, callers: &[(String, Option<&str>)], workers: usize) -> Result<Tally, PlanError> {
+        let workers = workers.clamp(1, callers.len().div_ceil(CALLERS_PER_WORKER).max(1));
+        if workers == 1 {
+            return self.probe_run(callers);
+        }
+        let run = callers.len().div_ceil(workers);
+        let results: Vec<Result<Tally, PlanError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = callers
+                .chunks(run)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let _cache = CompileCache::hold();
+                        self.probe_run(chunk)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle.join().unwrap_or_else(|_| {
+                        Err(PlanError::ProofFailed(vec![
+                            "  - a proof worker stopped unexpectedly".to_string(),
+                        ]))
+                    })
+                })
+                .collect()
+        });
+        let mut tally = Tally::default();
+        for result in results {
+            tally = tally.then(result?);
+        }
+        Ok(tally)
+    }
+
+    fn probe_run(&self, callers: &[(String, Option<&str>)]) -> Result<Tally, PlanError> {
+        let mut tally = Tally::default();
+        for (caller, principal_arn) in callers {
+            self.probe_caller(caller, *principal_arn, &mut tally)?;
+        }
+        Ok(tally)
+    }
+
+    /// Every neighbouring request of one caller, in the final state and in each state between
+    /// two edits.
+    fn probe_caller(
+        &self,
+        caller: &str,
+        principal_arn: Option<&str>,
+        tally: &mut Tally,
+    ) -> Result<(), PlanError> {
+        let spec = self.spec;
+        let context: Vec<(String, ContextEntry)> = if caller == self.target_caller {
+            self.target_context.to_vec()
+        } else {
+            let mut context: Vec<(String, ContextEntry)> = spec
+                .context
+                .iter()
+                .map(|(key, value)| (key.clone(), ContextEntry::Single(value.clone())))
+                .collect();
+            if let Some(arn) = principal_arn {
+                context.push(("aws:PrincipalArn".into(), ContextEntry::Single(arn.to_string())));
+            }
+            context
+        };
+        let own_account = account_of(caller).is_some_and(|account| account.as_str() == self.bucket_account);
+        let keys = self.classes.representatives(caller, principal_arn);
+        for (bucket, route) in self.routes {
+            let Some(found) = self.before_world.bucket(bucket) else {
+                continue;
+            };
+            let mut context = context.clone();
+            context.retain(|(key, _)| !key.eq_ignore_ascii_case(DATA_ACCESS_POINT_ARN));
+            if let Some(access_point) = route {
+                context.push((
+                    DATA_ACCESS_POINT_ARN.to_string(),
+                    ContextEntry::Single(access_point.clone()),
+                ));
+            }
+            for action in NEIGHBOUR_ACTIONS {
+                for &key in &keys {
+                    if action.is_object() == key.is_empty() && action != S3Action::List {
+                        continue;
+                    }
+                    // The spec asks for its requests by one route: through its access point, or
+                    // directly; the same request by the other route is a neighbour.
+                    if route == self.spec_point
+                        && requested(spec, self.target_caller, caller, bucket, action, key)
+                    {
+                        continue;
+                    }
+                    if !self
+                        .touched
+                        .touches(caller, principal_arn, found, spec, action, key)
+                    {
+                        tally.untouched += 1;
+                        continue;
+                    }
+                    let probe = ProbeRequest {
+                        principal: caller.to_string(),
+                        action,
+                        key: key.to_string(),
+                        context: context.clone(),
+                    };
+                    let request = probe.to_request(bucket);
+                    let was = explain(self.before_world, &request)?.decision == FinalDecision::Allowed;
+                    let now = explain(self.after_world, &request)?.decision == FinalDecision::Allowed;
+                    tally.compared += 1;
+                    let target = || {
+                        let through = route
+                            .as_ref()
+                            .map(|access_point| format!(" through `{access_point}`"))
+                            .unwrap_or_default();
+                        format!("{caller} {} on `{bucket}/{key}`{through}", action.iam_action())
+                    };
+                    for (label, world) in self.intermediate_worlds {
+                        let between = explain(world, &request)?.decision == FinalDecision::Allowed;
+                        tally.compared += 1;
+                        if between && !was && !now {
+                            tally.flips.push(format!(
+                                "{} is allowed after writing the {label}, before the last edit",
+                                target()
+                            ));
+                        }
+                    }
+                    if was || !now {
+                        continue;
+                    }
+                    // BucketOwnerEnforced makes the bucket owner own every object: its own
+                    // principals gaining their usual rights on this bucket's objects is what the
+                    // switch means. Others gaining a foreign object is what the ownership check
+                    // lists, allowed only with --allow-ownership-change.
+                    let on_switched_object =
+                        self.takes_ownership && *bucket == spec.bucket && action.is_object();
+                    if on_switched_object && own_account {
+                        tally.owner_gains += 1;
+                        tally.owner_example.get_or_insert_with(target);
+                    } else if on_switched_object
+                        && self.allow_ownership_change
+                        && self.foreign_keys.contains(key)
+                    {
+                        tally.accepted_gains += 1;
+                    } else {
+                        tally.flips.push(format!("{} flips to allowed", target()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The actions every neighbouring request is probed with.
+const NEIGHBOUR_ACTIONS: [S3Action; 7] = [
+    S3Action::Get,
+    S3Action::Put,
+    S3Action::List,
+    S3Action::Delete,
+    S3Action::PutObjectAcl,
+    S3Action::PutBucketPolicy,
+    S3Action::GetBucketPolicy,
+];
+
 /// Whether a request is one the spec asks for.
 fn requested(spec: &Spec, target: &str, caller: &str, bucket: &str, action: S3Action, key: &str) -> bool {
     if caller != target || bucket != spec.bucket {
@@ -215,7 +427,13 @@ fn outside_keys(spec: &Spec, world: &World) -> Vec<String> {
     keys
 }
 
-pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -> Result<Proof, PlanError> {
+pub(super) fn prove(
+    before: &World,
+    after: &World,
+    spec: &Spec,
+    built: &Built,
+    workers: usize,
+) -> Result<Proof, PlanError> {
     let mut proof = Proof::default();
     let check = |proof: &mut Proof, name: &str, failures: Vec<String>, evidence: String| {
         proof.checks.push(ProofCheck {
@@ -276,21 +494,18 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     }
     // Every world evaluated from here on stays as it is until the proof returns.
     let _cache = CompileCache::hold();
-    let mut callers: Vec<String> = before_world
+    // Each caller as it makes requests, with its role or user (none for anonymous).
+    let mut callers: Vec<(String, Option<&str>)> = before_world
         .principals
         .iter()
-        .map(|principal| caller_arn(&principal.arn, principal.kind))
+        .map(|principal| {
+            (
+                caller_arn(&principal.arn, principal.kind),
+                Some(principal.arn.as_str()),
+            )
+        })
         .collect();
-    callers.push("*".to_string());
-    let actions = [
-        S3Action::Get,
-        S3Action::Put,
-        S3Action::List,
-        S3Action::Delete,
-        S3Action::PutObjectAcl,
-        S3Action::PutBucketPolicy,
-        S3Action::GetBucketPolicy,
-    ];
+    callers.push(("*".to_string(), None));
     let bucket_account = before
         .bucket(&spec.bucket)
         .map(|bucket| bucket.account.clone())
@@ -331,7 +546,6 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
     all_worlds.extend(intermediate_worlds.iter().map(|(_, world)| world));
     let classes = KeyClasses::new(&all_worlds, spec, &keys, &[other_bucket_name(&spec.bucket)]);
     let touched = Touched::new(before, after, spec, &built.edits);
-    let mut untouched = 0usize;
     // Every request is probed directly and, for a spec through an access point, through it too:
     // the access point policy and the bucket's delegation change what reaches the bucket there.
     let spec_point = spec_access_point(before, spec);
@@ -343,114 +557,35 @@ pub(super) fn prove(before: &World, after: &World, spec: &Spec, built: &Built) -
         routes.push((spec.bucket.clone(), Some(access_point.clone())));
     }
     let target_context = caller_context(spec);
-    let mut flips = Vec::new();
-    let mut owner_gains = 0usize;
-    let mut owner_example = None;
-    let mut accepted_gains = 0usize;
-    let mut compared = 0usize;
     let target_caller = caller_arn_for(spec);
-    for caller in &callers {
-        let context: Vec<(String, ContextEntry)> = if *caller == target_caller {
-            target_context.clone()
-        } else {
-            let principal_arn = before_world
-                .principals
-                .iter()
-                .find(|principal| caller_arn(&principal.arn, principal.kind) == *caller)
-                .map(|principal| principal.arn.clone());
-            let mut context: Vec<(String, ContextEntry)> = spec
-                .context
-                .iter()
-                .map(|(key, value)| (key.clone(), ContextEntry::Single(value.clone())))
-                .collect();
-            if let Some(arn) = principal_arn {
-                context.push(("aws:PrincipalArn".into(), ContextEntry::Single(arn)));
-            }
-            context
-        };
-        let own_account = account_of(caller).is_some_and(|account| account.as_str() == bucket_account);
-        let principal_arn = before_world
-            .principals
-            .iter()
-            .find(|principal| caller_arn(&principal.arn, principal.kind) == *caller)
-            .map(|principal| principal.arn.as_str());
-        let keys = classes.representatives(caller, principal_arn);
-        for (bucket, route) in &routes {
-            let Some(found) = before_world.bucket(bucket) else {
-                continue;
-            };
-            let mut context = context.clone();
-            context.retain(|(key, _)| !key.eq_ignore_ascii_case(DATA_ACCESS_POINT_ARN));
-            if let Some(access_point) = route {
-                context.push((
-                    DATA_ACCESS_POINT_ARN.to_string(),
-                    ContextEntry::Single(access_point.clone()),
-                ));
-            }
-            for action in actions {
-                for &key in &keys {
-                    if action.is_object() == key.is_empty() && action != S3Action::List {
-                        continue;
-                    }
-                    // The spec asks for its requests by one route: through its access point, or
-                    // directly; the same request by the other route is a neighbour.
-                    if *route == spec_point && requested(spec, &target_caller, caller, bucket, action, key) {
-                        continue;
-                    }
-                    if !touched.touches(caller, principal_arn, found, spec, action, key) {
-                        untouched += 1;
-                        continue;
-                    }
-                    let probe = ProbeRequest {
-                        principal: caller.clone(),
-                        action,
-                        key: key.to_string(),
-                        context: context.clone(),
-                    };
-                    let request = probe.to_request(bucket);
-                    let was = explain(&before_world, &request)?.decision == FinalDecision::Allowed;
-                    let now = explain(&after_world, &request)?.decision == FinalDecision::Allowed;
-                    compared += 1;
-                    let through = route
-                        .as_ref()
-                        .map(|access_point| format!(" through `{access_point}`"))
-                        .unwrap_or_default();
-                    let target = format!("{caller} {} on `{bucket}/{key}`{through}", action.iam_action());
-                    for (label, world) in &intermediate_worlds {
-                        let between = explain(world, &request)?.decision == FinalDecision::Allowed;
-                        compared += 1;
-                        if between && !was && !now {
-                            flips.push(format!(
-                                "{target} is allowed after writing the {label}, before the last edit"
-                            ));
-                        }
-                    }
-                    if was || !now {
-                        continue;
-                    }
-                    // BucketOwnerEnforced makes the bucket owner own every object: its own
-                    // principals gaining their usual rights on this bucket's objects is what the
-                    // switch means. Others gaining a foreign object is what the ownership check
-                    // lists, allowed only with --allow-ownership-change.
-                    let on_switched_object = takes_ownership && *bucket == spec.bucket && action.is_object();
-                    if on_switched_object && own_account {
-                        owner_gains += 1;
-                        owner_example.get_or_insert_with(|| target.clone());
-                    } else if on_switched_object
-                        && built.options.allow_ownership_change
-                        && foreign_keys.contains(key)
-                    {
-                        accepted_gains += 1;
-                    } else {
-                        flips.push(format!("{target} flips to allowed"));
-                    }
-                }
-            }
-        }
-    }
+    let neighbourhood = Neighbourhood {
+        spec,
+        before_world: &before_world,
+        after_world: &after_world,
+        intermediate_worlds: &intermediate_worlds,
+        classes: &classes,
+        touched: &touched,
+        routes: &routes,
+        spec_point: &spec_point,
+        target_caller: &target_caller,
+        target_context: &target_context,
+        bucket_account: &bucket_account,
+        takes_ownership,
+        foreign_keys: &foreign_keys,
+        allow_ownership_change: built.options.allow_ownership_change,
+    };
+    let tally = neighbourhood.probe_all(&callers, workers)?;
+    let Tally {
+        mut flips,
+        owner_gains,
+        owner_example,
+        accepted_gains,
+        mut compared,
+        untouched,
+    } = tally;
     // Direct use of each key (not through S3) by every caller stays as it was.
     for key in &before.keys {
-        for caller in &callers {
+        for (caller, _) in &callers {
             for action in ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"] {
                 let was = key_decision(&before_world, caller, &key.arn, action, &[])?.map(|d| d.outcome);
                 let now = key_decision(&after_world, caller, &key.arn, action, &[])?.map(|d| d.outcome);
