@@ -193,6 +193,15 @@ pub struct Object {
     pub encryption: Option<Encryption>,
 }
 
+impl Object {
+    /// The owning account: as given, else the owner its ACL names.
+    pub fn owner_account(&self) -> Option<&str> {
+        self.owner
+            .as_deref()
+            .or_else(|| self.acl.as_ref().map(|acl| acl.owner.as_str()))
+    }
+}
+
 /// S3 Object Ownership setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ObjectOwnership {

@@ -614,6 +614,22 @@ pub(super) fn edits_for(
                 "S3 refuses BucketOwnerEnforced while the bucket ACL grants anyone but the owner: it is reset to the owner's FULL_CONTROL, after its grants are in the bucket policy".into(),
             )?;
         }
+        let lost = lost_deletions(bucket);
+        if !lost.is_empty() {
+            let accounts: Vec<String> = lost
+                .iter()
+                .map(|(account, count, example)| {
+                    format!(
+                        "{account} on the {count} object{} it owns (e.g. {example})",
+                        if *count == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            warnings.push(format!(
+                "with ACLs disabled, deletions that the bucket ACL's WRITE allowed stop: {}; the migrated grant allows uploads only, because a DeleteObject grant would reach every object once the bucket owner owns them",
+                accounts.join("; ")
+            ));
+        }
         let change = ownership_change(world, spec);
         if !change.losses.is_empty() {
             let losses: Vec<String> = change
@@ -838,23 +854,60 @@ pub(super) fn acl_dependent_policy(bucket: &crate::core::world::Bucket) -> Optio
 
 /// The bucket policy actions an ACL permission on a bucket maps to (S3 User Guide, "Access
 /// control list (ACL) overview", mapping of ACL permissions and access policy permissions), with
-/// the resource each applies to.
+/// the resource each applies to. WRITE maps to `s3:PutObject` alone: the deletions it also allows
+/// are of the objects the grantee owns, and once the bucket owner owns every object a
+/// `s3:DeleteObject` grant would reach all of them (see [`lost_deletions`]).
 pub(super) fn acl_permission_actions(permission: &str) -> &'static [(&'static str, bool)] {
     // (action, on the objects rather than the bucket)
     match permission {
         "READ" => &[("s3:ListBucket", false)],
-        "WRITE" => &[("s3:PutObject", true), ("s3:DeleteObject", true)],
+        "WRITE" => &[("s3:PutObject", true)],
         "READ_ACP" => &[("s3:GetBucketAcl", false)],
         "WRITE_ACP" => &[("s3:PutBucketAcl", false)],
         "FULL_CONTROL" => &[
             ("s3:ListBucket", false),
             ("s3:PutObject", true),
-            ("s3:DeleteObject", true),
             ("s3:GetBucketAcl", false),
             ("s3:PutBucketAcl", false),
         ],
         _ => &[],
     }
+}
+
+/// Accounts whose bucket-ACL WRITE (or FULL_CONTROL) lets them delete the objects they own, with
+/// how many they own and one example: with BucketOwnerEnforced the bucket owner owns those
+/// objects, and the migrated grant allows uploads only.
+pub(super) fn lost_deletions(bucket: &crate::core::world::Bucket) -> Vec<(String, usize, String)> {
+    let Some(acl) = &bucket.acl else {
+        return Vec::new();
+    };
+    let mut lost = Vec::new();
+    for grant in &acl.grants {
+        let Grantee::CanonicalUser {
+            account: Some(account),
+            ..
+        } = &grant.grantee
+        else {
+            continue;
+        };
+        if *account == bucket.account || !matches!(grant.permission.as_str(), "WRITE" | "FULL_CONTROL") {
+            continue;
+        }
+        let owned: Vec<&str> = bucket
+            .objects
+            .iter()
+            .filter(|object| object.owner_account() == Some(account.as_str()))
+            .map(|object| object.key.as_str())
+            .collect();
+        if let Some(example) = owned.first()
+            && !lost
+                .iter()
+                .any(|(seen, _, _): &(String, usize, String)| seen == account)
+        {
+            lost.push((account.clone(), owned.len(), example.to_string()));
+        }
+    }
+    lost
 }
 
 /// Bucket-policy statements equivalent to the bucket ACL's grants to others, so that switching
@@ -865,6 +918,16 @@ fn root_of(partition: &str, account: &str) -> String {
         Some(account) => Arn::account_root(partition, &account).to_string(),
         None => account.to_string(),
     }
+}
+
+/// The condition that keeps a migrated ACL grant to requests made to the bucket directly:
+/// `s3:DataAccessPointArn` is present only on requests through an access point (S3 User Guide,
+/// "Configuring IAM policies for using access points", condition keys). A bucket ACL is not
+/// weighed through an access point, while a bucket-policy statement is — and any account may
+/// create an access point for any bucket — so without it the grantee's account would gain the
+/// same access through its own access points.
+pub(super) fn direct_requests_only() -> Value {
+    json!({"Null": {"s3:DataAccessPointArn": "true"}})
 }
 
 pub(super) fn migrate_bucket_acl(bucket: &crate::core::world::Bucket) -> Result<Vec<Value>, PlanError> {
@@ -896,6 +959,7 @@ pub(super) fn migrate_bucket_acl(bucket: &crate::core::world::Bucket) -> Result<
                         "Principal": {"AWS": root_of(partition, account)},
                         "Action": action,
                         "Resource": resource,
+                        "Condition": direct_requests_only(),
                     }));
                 }
             }

@@ -271,7 +271,7 @@ fn migrated_grant(
         } => {
             statement.get("Principal")
                 == Some(&json!({"AWS": format!("arn:{}:iam::{account}:root", spec.partition())}))
-                && statement.get("Condition").is_none()
+                && statement.get("Condition") == Some(&super::documents::direct_requests_only())
                 && matches_permission(&grant.permission)
         }
         Grantee::Group { uri } if uri == crate::core::s3::public::LOG_DELIVERY => {
@@ -626,14 +626,30 @@ mod tests {
     fn grants_inside_the_spec_are_proved() {
         let read = json!({"Sid": "S3fixReadApp", "Effect": "Allow", "Principal": {"AWS": APP}, "Action": "s3:GetObject", "Resource": ["arn:aws:s3:::bkt/data/*"]});
         let list = json!({"Sid": "S3fixListApp", "Effect": "Allow", "Principal": {"AWS": APP}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bkt", "Condition": {"StringLike": {"s3:prefix": ["data/*"]}}});
-        let migrated = json!({"Sid": "S3fixMigratedAclListBucket444455556666", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bkt"});
+        let migrated = json!({"Sid": "S3fixMigratedAclListBucket444455556666", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bkt",
+            "Condition": {"Null": {"s3:DataAccessPointArn": "true"}}});
         let result = containment(
             &world(),
             &spec(""),
-            &[bucket_edit(vec![], vec![read, list, migrated])],
+            &[bucket_edit(
+                vec![],
+                vec![read.clone(), list.clone(), migrated.clone()],
+            )],
         );
         assert_eq!(result.failures, Vec::<String>::new());
         assert_eq!(result.allows, 3);
+        // Without the condition, the grantee's account would gain the access through its own
+        // access points, which the bucket ACL never reached.
+        let mut everywhere = migrated;
+        if let Some(statement) = everywhere.as_object_mut() {
+            statement.remove("Condition");
+        }
+        let result = containment(
+            &world(),
+            &spec(""),
+            &[bucket_edit(vec![], vec![read, list, everywhere])],
+        );
+        assert_eq!(result.failures.len(), 1, "{:?}", result.failures);
     }
 
     #[test]

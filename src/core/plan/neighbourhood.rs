@@ -109,10 +109,7 @@ impl Touched {
                         continue;
                     };
                     for object in &bucket.objects {
-                        let owner = object
-                            .owner
-                            .as_deref()
-                            .or_else(|| object.acl.as_ref().map(|acl| acl.owner.as_str()));
+                        let owner = object.owner_account();
                         if owner.is_some_and(|owner| owner != bucket.account) {
                             touched.switched_keys.insert(object.key.clone());
                         }
@@ -507,12 +504,7 @@ fn object_state(worlds: &[&World], spec: &Spec, key: &str) -> String {
             let found = world.bucket(&spec.bucket);
             let object = found.and_then(|bucket| bucket.objects.iter().find(|object| object.key == key));
             let owner = object
-                .and_then(|object| {
-                    object
-                        .owner
-                        .clone()
-                        .or_else(|| object.acl.as_ref().map(|acl| acl.owner.clone()))
-                })
+                .and_then(|object| object.owner_account().map(str::to_string))
                 .or_else(|| found.map(|bucket| bucket.account.clone()));
             json!([
                 owner,

@@ -152,14 +152,6 @@ pub fn describe_gain(gain: &Gain) -> String {
     )
 }
 
-/// The owner of an object as the world records it.
-fn owner_of(object: &crate::core::world::Object) -> Option<&str> {
-    object
-        .owner
-        .as_deref()
-        .or_else(|| object.acl.as_ref().map(|acl| acl.owner.as_str()))
-}
-
 fn as_strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::Array(items)) => items
@@ -295,7 +287,7 @@ pub fn ownership_change(world: &World, spec: &Spec) -> OwnershipChange {
         .objects
         .iter()
         .filter_map(|object| {
-            let owner = owner_of(object)?;
+            let owner = object.owner_account()?;
             (owner != bucket.account).then_some((object.key.as_str(), owner))
         })
         .collect();

@@ -148,6 +148,9 @@ struct Tally {
     flips: Vec<String>,
     owner_gains: usize,
     owner_example: Option<String>,
+    /// A direct spec's own requests gained through an access point of the bucket.
+    route_gains: usize,
+    route_example: Option<String>,
     accepted_gains: usize,
     compared: usize,
     untouched: usize,
@@ -160,6 +163,8 @@ impl Tally {
         self.flips.extend(later.flips);
         self.owner_gains += later.owner_gains;
         self.owner_example = self.owner_example.or(later.owner_example);
+        self.route_gains += later.route_gains;
+        self.route_example = self.route_example.or(later.route_example);
         self.accepted_gains += later.accepted_gains;
         self.compared += later.compared;
         self.untouched += later.untouched;
@@ -276,12 +281,17 @@ impl Neighbourhood<'_> {
                         continue;
                     }
                     // The spec asks for its requests by one route: through its access point, or
-                    // directly; the same request by the other route is a neighbour.
-                    if route == self.spec_point
-                        && requested(spec, self.target_caller, caller, bucket, action, key)
-                    {
+                    // directly. A direct spec's request through an access point is still what it
+                    // asked (the access point adds its own gates, and both must permit): probed,
+                    // and a gain there is reported apart. A spec through an access point asks for
+                    // that route only: the same request directly, or through another access
+                    // point, is a neighbour (it would bypass the access point's network origin
+                    // and policy).
+                    let asked = requested(spec, self.target_caller, caller, bucket, action, key);
+                    if route == self.spec_point && asked {
                         continue;
                     }
+                    let asked = asked && self.spec_point.is_none();
                     if !self
                         .touched
                         .touches(caller, principal_arn, found, spec, action, key)
@@ -325,7 +335,10 @@ impl Neighbourhood<'_> {
                     // lists, allowed only with --allow-ownership-change.
                     let on_switched_object =
                         self.takes_ownership && *bucket == spec.bucket && action.is_object();
-                    if on_switched_object && own_account {
+                    if asked {
+                        tally.route_gains += 1;
+                        tally.route_example.get_or_insert_with(target);
+                    } else if on_switched_object && own_account {
                         tally.owner_gains += 1;
                         tally.owner_example.get_or_insert_with(target);
                     } else if on_switched_object
@@ -524,9 +537,7 @@ pub(super) fn prove(
                     .iter()
                     .filter(|object| {
                         object
-                            .owner
-                            .as_deref()
-                            .or_else(|| object.acl.as_ref().map(|acl| acl.owner.as_str()))
+                            .owner_account()
                             .is_some_and(|owner| owner != bucket.account)
                     })
                     .map(|object| object.key.clone())
@@ -546,15 +557,26 @@ pub(super) fn prove(
     all_worlds.extend(intermediate_worlds.iter().map(|(_, world)| world));
     let classes = KeyClasses::new(&all_worlds, spec, &keys, &[other_bucket_name(&spec.bucket)]);
     let touched = Touched::new(before, after, spec, &built.edits);
-    // Every request is probed directly and, for a spec through an access point, through it too:
-    // the access point policy and the bucket's delegation change what reaches the bucket there.
+    // Every request is probed directly and through each access point of the bucket (the spec's
+    // own, and any other): a bucket-policy statement reaches requests through an access point
+    // too, and the access point policy and the bucket's delegation change what reaches the bucket
+    // there.
     let spec_point = spec_access_point(before, spec);
     let mut routes: Vec<(String, Option<String>)> = vec![
         (spec.bucket.clone(), None),
         (other_bucket_name(&spec.bucket), None),
     ];
-    if let Some(access_point) = &spec_point {
-        routes.push((spec.bucket.clone(), Some(access_point.clone())));
+    let mut points: Vec<String> = spec_point.iter().cloned().collect();
+    for world in [before, after] {
+        if let Some(bucket) = world.bucket(&spec.bucket) {
+            points.extend(bucket.access_points.iter().map(|point| point.arn.clone()));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for access_point in points {
+        if seen.insert(access_point.clone()) {
+            routes.push((spec.bucket.clone(), Some(access_point)));
+        }
     }
     let target_context = caller_context(spec);
     let target_caller = caller_arn_for(spec);
@@ -579,6 +601,8 @@ pub(super) fn prove(
         mut flips,
         owner_gains,
         owner_example,
+        route_gains,
+        route_example,
         accepted_gains,
         mut compared,
         untouched,
@@ -610,6 +634,13 @@ pub(super) fn prove(
             } else {
                 format!("{} states", intermediate_worlds.len())
             }
+        ));
+    }
+    if route_gains > 0 {
+        evidence.push_str(&format!(
+            "; the spec's own requests also become allowed through an access point of the bucket, whose own gates permit them ({route_gains} request{}, e.g. {})",
+            if route_gains == 1 { "" } else { "s" },
+            route_example.unwrap_or_default()
         ));
     }
     if owner_gains > 0 {

@@ -2,9 +2,13 @@
 //! grant: a grant to an account delegates to that account (its identity policies must allow), a
 //! grant to `AllUsers` is public, the log-delivery group is the S3 logging service.
 //!
-//! Permissions (Amazon S3 User Guide, "Access control list (ACL) overview" → "ACL permissions"):
-//! READ on a bucket lists it (`s3:ListBucket`), WRITE on a bucket creates objects
-//! (`s3:PutObject`), READ on an object reads it (`s3:GetObject`), FULL_CONTROL is all of them.
+//! Permissions (Amazon S3 User Guide, "Access control list (ACL) overview" → "ACL permissions"
+//! and "Mapping of ACL permissions and access policy permissions"): READ on a bucket lists it
+//! (`s3:ListBucket`), WRITE on a bucket creates objects (`s3:PutObject`) and, "for the bucket and
+//! object owners of existing objects, also allows deletions" — so a deletion is weighed against
+//! the bucket ACL's grants to the bucket owner and to the object's owner only
+//! ([`AclScope::Deletion`]); READ on an object reads it (`s3:GetObject`), FULL_CONTROL is all of
+//! them.
 
 use super::public::{ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY};
 use crate::core::world::{Acl, Grantee};
@@ -15,6 +19,9 @@ use serde_json::{Value, json};
 pub enum AclScope {
     /// A bucket ACL.
     Bucket,
+    /// A bucket ACL weighed for a deletion: give it only the grants to the bucket owner and to
+    /// the object's owner.
+    Deletion,
     /// An object ACL.
     Object,
 }
@@ -22,8 +29,9 @@ pub enum AclScope {
 fn actions(scope: AclScope, permission: &str) -> &'static [&'static str] {
     match (scope, permission) {
         (AclScope::Bucket, "READ") => &["s3:ListBucket"],
-        (AclScope::Bucket, "WRITE") => &["s3:PutObject", "s3:DeleteObject"],
-        (AclScope::Bucket, "FULL_CONTROL") => &["s3:ListBucket", "s3:PutObject", "s3:DeleteObject"],
+        (AclScope::Bucket, "WRITE") => &["s3:PutObject"],
+        (AclScope::Bucket, "FULL_CONTROL") => &["s3:ListBucket", "s3:PutObject"],
+        (AclScope::Deletion, "WRITE" | "FULL_CONTROL") => &["s3:DeleteObject"],
         (AclScope::Object, "READ" | "FULL_CONTROL") => &["s3:GetObject", "s3:GetObjectVersion"],
         _ => &[],
     }

@@ -16,7 +16,8 @@ use crate::core::eval::{
 };
 use crate::core::policy::{Effect, PolicyKind};
 use crate::core::world::{
-    Account, Bucket, Encryption, ItemKind, KeyManager, ObjectOwnership, PublicAccessBlock, World,
+    Account, Acl, Bucket, Encryption, Grantee, ItemKind, KeyManager, ObjectOwnership, PublicAccessBlock,
+    World,
 };
 use serde::Serialize;
 
@@ -590,12 +591,7 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
             bucket.name, request.key
         ));
     }
-    let object_owner = object.and_then(|object| {
-        object
-            .owner
-            .clone()
-            .or_else(|| object.acl.as_ref().map(|acl| acl.owner.clone()))
-    });
+    let object_owner = object.and_then(|object| object.owner_account().map(str::to_string));
     let foreign_owner = match (&object_owner, request.action) {
         (Some(owner), S3Action::Get | S3Action::Head) if acls_enabled && *owner != bucket.account => {
             Some(owner.clone())
@@ -603,10 +599,36 @@ pub(super) fn explain(world: &World, request: &S3Request) -> Result<Explanation,
         _ => None,
     };
     let block = effective_block(bucket, world);
+    // A deletion is weighed against the bucket ACL's grants to the bucket owner and to the
+    // object's owner (a key not in the world reads as the bucket owner's).
+    let deletion_acl = bucket
+        .acl
+        .as_ref()
+        .filter(|_| request.action == S3Action::Delete)
+        .map(|acl| {
+            let owner = object_owner.as_deref().unwrap_or(&bucket.account);
+            let owners = [bucket.account.as_str(), owner];
+            Acl {
+                owner: acl.owner.clone(),
+                grants: acl
+                    .grants
+                    .iter()
+                    .filter(|grant| match &grant.grantee {
+                        Grantee::CanonicalUser {
+                            account: Some(account),
+                            ..
+                        } => owners.contains(&account.as_str()),
+                        _ => false,
+                    })
+                    .cloned()
+                    .collect(),
+            }
+        });
     let scope_acl = match request.action {
-        S3Action::Get | S3Action::Head | S3Action::Delete | S3Action::PutObjectAcl => object
+        S3Action::Get | S3Action::Head | S3Action::PutObjectAcl => object
             .and_then(|object| object.acl.as_ref())
             .map(|acl| (acl, AclScope::Object)),
+        S3Action::Delete => deletion_acl.as_ref().map(|acl| (acl, AclScope::Deletion)),
         S3Action::Put | S3Action::List | S3Action::PutBucketPolicy | S3Action::GetBucketPolicy => {
             bucket.acl.as_ref().map(|acl| (acl, AclScope::Bucket))
         }
@@ -1017,6 +1039,51 @@ mod tests {
                 .as_deref(),
             Some("\"ImplicitlyDenied\"")
         );
+    }
+
+    /// S3 User Guide, "Access control list (ACL) overview", ACL permissions: WRITE on a bucket
+    /// "allows grantee to create new objects in the bucket. For the bucket and object owners of
+    /// existing objects, also allows deletions and overwrites of those objects."
+    #[test]
+    fn bucket_acl_write_deletes_only_the_objects_the_grantee_owns() {
+        let world: World = serde_json::from_value(serde_json::json!({
+            "formatVersion": 1,
+            "buckets": [{"name": "bkt", "account": "111111111111", "region": "us-east-1", "ownership": "ObjectWriter",
+                "acl": {"owner": "111111111111", "grants": [
+                    {"grantee": {"type": "CanonicalUser", "id": "a", "account": "111111111111"}, "permission": "FULL_CONTROL"},
+                    {"grantee": {"type": "CanonicalUser", "id": "b", "account": "444455556666"}, "permission": "WRITE"}]},
+                "objects": [
+                    {"key": "mine.csv", "owner": "444455556666"},
+                    {"key": "theirs.csv", "owner": "111111111111"},
+                    {"key": "third.csv", "owner": "777788889999"}]}],
+            "principals": [{"arn": "arn:aws:iam::444455556666:role/writer", "kind": "role", "inlinePolicies": [
+                {"name": "s3", "document": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": "*"}]}}]}],
+        }))
+        .unwrap_or_default();
+        let decide = |action: S3Action, key: &str| {
+            explain(
+                &world,
+                &S3Request {
+                    principal: "arn:aws:sts::444455556666:assumed-role/writer/s".into(),
+                    action,
+                    bucket: "bkt".into(),
+                    key: key.into(),
+                    context: Vec::new(),
+                },
+            )
+            .map(|explanation| explanation.decision)
+            .ok()
+        };
+        assert_eq!(decide(S3Action::Delete, "mine.csv"), Some(FinalDecision::Allowed));
+        for key in ["theirs.csv", "third.csv", "not-there.csv"] {
+            assert_eq!(
+                decide(S3Action::Delete, key),
+                Some(FinalDecision::ImplicitlyDenied),
+                "{key}"
+            );
+        }
+        assert_eq!(decide(S3Action::Put, "new.csv"), Some(FinalDecision::Allowed));
     }
 
     #[test]
