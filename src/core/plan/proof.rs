@@ -262,7 +262,12 @@ impl Neighbourhood<'_> {
             context
         };
         let own_account = account_of(caller).is_some_and(|account| account.as_str() == self.bucket_account);
-        let keys = self.classes.representatives(caller, principal_arn);
+        // One key per class; a gain on it stands for every key of its class (they decide alike).
+        let classes = self.classes.classes(caller, principal_arn);
+        let keys: Vec<(&str, usize)> = classes
+            .iter()
+            .filter_map(|members| members.first().map(|first| (*first, members.len())))
+            .collect();
         for (bucket, route) in self.routes {
             let Some(found) = self.before_world.bucket(bucket) else {
                 continue;
@@ -276,7 +281,7 @@ impl Neighbourhood<'_> {
                 ));
             }
             for action in NEIGHBOUR_ACTIONS {
-                for &key in &keys {
+                for &(key, alike) in &keys {
                     if action.is_object() == key.is_empty() && action != S3Action::List {
                         continue;
                     }
@@ -336,16 +341,16 @@ impl Neighbourhood<'_> {
                     let on_switched_object =
                         self.takes_ownership && *bucket == spec.bucket && action.is_object();
                     if asked {
-                        tally.route_gains += 1;
+                        tally.route_gains += alike;
                         tally.route_example.get_or_insert_with(target);
                     } else if on_switched_object && own_account {
-                        tally.owner_gains += 1;
+                        tally.owner_gains += alike;
                         tally.owner_example.get_or_insert_with(target);
                     } else if on_switched_object
                         && self.allow_ownership_change
                         && self.foreign_keys.contains(key)
                     {
-                        tally.accepted_gains += 1;
+                        tally.accepted_gains += alike;
                     } else {
                         tally.flips.push(format!("{} flips to allowed", target()));
                     }
