@@ -283,12 +283,12 @@ fn parsed_statement(document: &Value, statement: &Value) -> Option<Statement> {
 /// one per prefix. With a policy variable anywhere, every key stands alone.
 pub(super) struct KeyClasses<'k> {
     keys: &'k [String],
-    /// Every pattern, compiled once.
-    patterns: Vec<Pattern>,
+    /// Every pattern, compiled once, as written and lower-cased.
+    patterns: Vec<(Pattern, Pattern)>,
     /// Per key: its class under the patterns that count for every caller (and its object state).
     base: Vec<usize>,
-    /// Per key: the strings a pattern is matched against.
-    subjects: Vec<Vec<String>>,
+    /// Per key: the strings a pattern is matched against, as written and lower-cased.
+    subjects: Vec<Vec<(String, String)>>,
     /// Patterns of each principal's identity policies, by principal ARN.
     identity: BTreeMap<String, Vec<usize>>,
     /// Resource-based statements and their patterns.
@@ -395,7 +395,12 @@ impl<'k> KeyClasses<'k> {
         }
         let mut ordered: Vec<(&String, &usize)> = texts.iter().collect();
         ordered.sort_by_key(|(_, index)| **index);
-        let patterns: Vec<Pattern> = ordered.iter().map(|(text, _)| Pattern::new(text)).collect();
+        // Each text as written and lower-cased: `...IgnoreCase` operators and case-insensitive
+        // parts of ARNs compare keys without case, so two keys alike only as written are not.
+        let patterns: Vec<(Pattern, Pattern)> = ordered
+            .iter()
+            .map(|(text, _)| (Pattern::new(text), Pattern::new(&text.to_lowercase())))
+            .collect();
 
         // A request through an access point is matched on the access point's object ARN too, so
         // keys an access point policy tells apart are not taken as alike.
@@ -420,14 +425,17 @@ impl<'k> KeyClasses<'k> {
                     .map(|bucket| format!("arn:aws:s3:::{bucket}/{key}")),
             );
             subject.extend(point_arns.iter().map(|point| format!("{point}/object/{key}")));
+            let subject: Vec<(String, String)> = subject
+                .into_iter()
+                .map(|text| {
+                    let lower = text.to_lowercase();
+                    (text, lower)
+                })
+                .collect();
             let bits: Vec<bool> = everyone
                 .iter()
-                .flat_map(|index| {
-                    let pattern = patterns.get(*index);
-                    subject
-                        .iter()
-                        .map(move |text| pattern.is_some_and(|pattern| pattern.matches(text)))
-                })
+                .filter_map(|index| patterns.get(*index))
+                .flat_map(|pattern| match_bits(pattern, &subject))
                 .collect();
             let state = if key.is_empty() || !has_bucket {
                 format!("key:{key}")
@@ -465,7 +473,7 @@ impl<'k> KeyClasses<'k> {
                 applying.extend(found.iter().copied());
             }
         }
-        let extra: Vec<&Pattern> = applying
+        let extra: Vec<&(Pattern, Pattern)> = applying
             .difference(&self.everyone)
             .filter_map(|index| self.patterns.get(*index))
             .collect();
@@ -474,7 +482,7 @@ impl<'k> KeyClasses<'k> {
         for ((key, base), subject) in self.keys.iter().zip(&self.base).zip(&self.subjects) {
             let bits: Vec<bool> = extra
                 .iter()
-                .flat_map(|pattern| subject.iter().map(|text| pattern.matches(text)))
+                .flat_map(|pattern| match_bits(pattern, subject))
                 .collect();
             let next = classes.len();
             let class = *class_of.entry((*base, bits)).or_insert(next);
@@ -493,6 +501,16 @@ impl<'k> KeyClasses<'k> {
             .filter_map(|members| members.first().copied())
             .collect()
     }
+}
+
+/// Whether `pattern` matches each string of `subject`, as written and without case.
+fn match_bits<'a>(
+    pattern: &'a (Pattern, Pattern),
+    subject: &'a [(String, String)],
+) -> impl Iterator<Item = bool> + 'a {
+    subject
+        .iter()
+        .flat_map(move |(text, lower)| [pattern.0.matches(text), pattern.1.matches(lower)])
 }
 
 /// The object as evaluation sees it in every world (a missing object reads as one the bucket
@@ -665,6 +683,33 @@ mod tests {
              "Resource": "arn:aws:s3:::bkt/reports/*", "Condition": {"NoSuchOperator": {"k": "v"}}}]}));
         let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
         assert_eq!(classes.representatives("*", None), ["other", "reports/x"]);
+    }
+
+    #[test]
+    fn keys_alike_only_as_written_are_told_apart() {
+        // IAM User Guide, "IAM JSON policy elements: Condition operators": StringEqualsIgnoreCase
+        // and StringLike-style matching without case; `LOGS/` matches the prefix `logs/`.
+        let mut world = world();
+        world.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bkt",
+             "Condition": {"StringEqualsIgnoreCase": {"s3:prefix": "LOGS/"}}}]}));
+        let keys = keys_of(&["logs/", "other/"]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        assert_eq!(classes.representatives("*", None), ["logs/", "other/"]);
+        // And they do decide apart.
+        let list = |prefix: &str| {
+            let request = crate::core::s3::S3Request {
+                principal: "*".into(),
+                action: S3Action::List,
+                bucket: "bkt".into(),
+                key: prefix.into(),
+                context: Vec::new(),
+            };
+            crate::core::s3::explain(&world, &request)
+                .map(|explanation| explanation.decision)
+                .ok()
+        };
+        assert_ne!(list("logs/"), list("other/"));
     }
 
     #[test]

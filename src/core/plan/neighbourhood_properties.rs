@@ -67,9 +67,19 @@ fn resource_statement(shape: &Shape, base: &str) -> Value {
         "Resource": [format!("{base}/{pattern}"), format!("arn:aws:s3:::{BUCKET}")],
     });
     if prefix {
-        statement["Condition"] = json!({"StringLike": {"s3:prefix": pattern}});
+        statement["Condition"] = prefix_condition(pattern);
     }
     statement
+}
+
+/// A condition on the listed prefix: `StringLike` as written, or (for every other pattern)
+/// `StringEqualsIgnoreCase` on the pattern upper-cased, which matches keys without case.
+fn prefix_condition(pattern: &str) -> Value {
+    if PATTERNS.iter().position(|known| *known == pattern).unwrap_or(0) % 2 == 1 {
+        json!({"StringEqualsIgnoreCase": {"s3:prefix": pattern.to_uppercase()}})
+    } else {
+        json!({"StringLike": {"s3:prefix": pattern}})
+    }
 }
 
 fn identity_statement(shape: &Shape) -> Value {
@@ -81,7 +91,7 @@ fn identity_statement(shape: &Shape) -> Value {
                      format!("{POINT}/object/{}", PATTERNS[pattern]), POINT],
     });
     if prefix {
-        statement["Condition"] = json!({"StringLike": {"s3:prefix": PATTERNS[pattern]}});
+        statement["Condition"] = prefix_condition(PATTERNS[pattern]);
     }
     statement
 }
