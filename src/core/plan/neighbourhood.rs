@@ -283,8 +283,8 @@ fn parsed_statement(document: &Value, statement: &Value) -> Option<Statement> {
 /// one per prefix. With a policy variable anywhere, every key stands alone.
 pub(super) struct KeyClasses<'k> {
     keys: &'k [String],
-    /// Every pattern, compiled once, as written and lower-cased.
-    patterns: Vec<(Pattern, Pattern)>,
+    /// Every pattern, compiled once.
+    patterns: Vec<KeyPattern>,
     /// Per key: its class under the patterns that count for every caller (and its object state).
     base: Vec<usize>,
     /// Per key: the strings a pattern is matched against, as written and lower-cased.
@@ -395,11 +395,20 @@ impl<'k> KeyClasses<'k> {
         }
         let mut ordered: Vec<(&String, &usize)> = texts.iter().collect();
         ordered.sort_by_key(|(_, index)| **index);
-        // Each text as written and lower-cased: `...IgnoreCase` operators and case-insensitive
-        // parts of ARNs compare keys without case, so two keys alike only as written are not.
-        let patterns: Vec<(Pattern, Pattern)> = ordered
+        // Each text as a pattern and as a literal (`StringEquals` does not expand `*`), as
+        // written and lower-cased (`...IgnoreCase` operators and case-insensitive parts of ARNs
+        // compare without case), so keys alike only under one reading are told apart.
+        let patterns: Vec<KeyPattern> = ordered
             .iter()
-            .map(|(text, _)| (Pattern::new(text), Pattern::new(&text.to_lowercase())))
+            .map(|(text, _)| {
+                let lower = text.to_lowercase();
+                KeyPattern {
+                    glob: Pattern::new(text),
+                    glob_lower: Pattern::new(&lower),
+                    text: (*text).clone(),
+                    lower,
+                }
+            })
             .collect();
 
         // A request through an access point is matched on the access point's object ARN too, so
@@ -473,7 +482,7 @@ impl<'k> KeyClasses<'k> {
                 applying.extend(found.iter().copied());
             }
         }
-        let extra: Vec<&(Pattern, Pattern)> = applying
+        let extra: Vec<&KeyPattern> = applying
             .difference(&self.everyone)
             .filter_map(|index| self.patterns.get(*index))
             .collect();
@@ -503,14 +512,28 @@ impl<'k> KeyClasses<'k> {
     }
 }
 
-/// Whether `pattern` matches each string of `subject`, as written and without case.
+/// One string a policy matches keys against, in each reading a condition operator may give it.
+struct KeyPattern {
+    glob: Pattern,
+    glob_lower: Pattern,
+    text: String,
+    lower: String,
+}
+
+/// Whether `pattern` matches each string of `subject`: as a pattern and as a literal, as written
+/// and without case.
 fn match_bits<'a>(
-    pattern: &'a (Pattern, Pattern),
+    pattern: &'a KeyPattern,
     subject: &'a [(String, String)],
 ) -> impl Iterator<Item = bool> + 'a {
-    subject
-        .iter()
-        .flat_map(move |(text, lower)| [pattern.0.matches(text), pattern.1.matches(lower)])
+    subject.iter().flat_map(move |(text, lower)| {
+        [
+            pattern.glob.matches(text),
+            pattern.glob_lower.matches(lower),
+            pattern.text == *text,
+            pattern.lower == *lower,
+        ]
+    })
 }
 
 /// The object as evaluation sees it in every world (a missing object reads as one the bucket
@@ -609,6 +632,20 @@ mod tests {
     const ROLE_APP: &str = "arn:aws:iam::222222222222:role/app";
     const SESSION_APP: &str = "arn:aws:sts::222222222222:assumed-role/app/s3fix-probe";
 
+    /// The decision on an anonymous ListBucket of `bkt` with `prefix`.
+    fn anonymous_list(world: &World, prefix: &str) -> Option<crate::core::s3::FinalDecision> {
+        let request = crate::core::s3::S3Request {
+            principal: "*".into(),
+            action: S3Action::List,
+            bucket: "bkt".into(),
+            key: prefix.into(),
+            context: Vec::new(),
+        };
+        crate::core::s3::explain(world, &request)
+            .map(|explanation| explanation.decision)
+            .ok()
+    }
+
     fn keys_of(texts: &[&str]) -> Vec<String> {
         texts.iter().map(|key| key.to_string()).collect()
     }
@@ -697,19 +734,21 @@ mod tests {
         let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
         assert_eq!(classes.representatives("*", None), ["logs/", "other/"]);
         // And they do decide apart.
-        let list = |prefix: &str| {
-            let request = crate::core::s3::S3Request {
-                principal: "*".into(),
-                action: S3Action::List,
-                bucket: "bkt".into(),
-                key: prefix.into(),
-                context: Vec::new(),
-            };
-            crate::core::s3::explain(&world, &request)
-                .map(|explanation| explanation.decision)
-                .ok()
-        };
-        assert_ne!(list("logs/"), list("other/"));
+        assert_ne!(anonymous_list(&world, "logs/"), anonymous_list(&world, "other/"));
+    }
+
+    #[test]
+    fn a_literal_star_is_not_a_wildcard_for_string_equals() {
+        // IAM User Guide, "IAM JSON policy elements: Condition operators": StringEquals is an
+        // exact match; StringLike takes `*` and `?` as wildcards.
+        let mut world = world();
+        world.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bkt",
+             "Condition": {"StringEquals": {"s3:prefix": "logs/*"}}}]}));
+        let keys = keys_of(&["logs/*", "logs/x"]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        assert_eq!(classes.representatives("*", None), ["logs/*", "logs/x"]);
+        assert_ne!(anonymous_list(&world, "logs/*"), anonymous_list(&world, "logs/x"));
     }
 
     #[test]
