@@ -647,46 +647,44 @@ impl World {
 
     /// Every policy text beside a document parses to exactly that document.
     fn validate_texts(&self) -> Result<(), WorldError> {
-        let disagree = |field: String, text: &str| WorldError {
-            field,
-            value: Value::from(text.chars().take(60).collect::<String>()).to_string(),
-            problem: "the text does not parse to the policy beside it: make it that policy's exact text, or remove it",
-        };
-        let agrees = |text: &Option<String>, value: Option<&Value>| match (text, value) {
-            (None, _) => true,
-            (Some(text), Some(value)) => {
-                serde_json::from_str::<Value>(text).is_ok_and(|parsed| parsed == *value)
+        // A text beside no document, or one that parses to another document, is refused.
+        let check = |field: &dyn Fn() -> String, text: &Option<String>, value: Option<&Value>| {
+            let Some(text) = text else { return Ok(()) };
+            if value
+                .is_some_and(|value| serde_json::from_str::<Value>(text).is_ok_and(|parsed| parsed == *value))
+            {
+                return Ok(());
             }
-            (Some(_), None) => false,
+            Err(WorldError {
+                field: field(),
+                value: Value::from(text.chars().take(60).collect::<String>()).to_string(),
+                problem: "the text does not parse to the policy beside it: make it that policy's exact text, or remove it",
+            })
         };
         for (index, bucket) in self.buckets.iter().enumerate() {
-            if !agrees(&bucket.policy_text, bucket.policy.as_ref()) {
-                let text = bucket.policy_text.as_deref().unwrap_or_default();
-                return Err(disagree(format!("buckets[{index}].policyText"), text));
-            }
+            check(
+                &|| format!("buckets[{index}].policyText"),
+                &bucket.policy_text,
+                bucket.policy.as_ref(),
+            )?;
         }
         for (index, bucket) in self.buckets.iter().enumerate() {
             for (number, point) in bucket.access_points.iter().enumerate() {
-                if !agrees(&point.policy_text, point.policy.as_ref()) {
-                    let text = point.policy_text.as_deref().unwrap_or_default();
-                    let field = format!("buckets[{index}].accessPoints[{number}].policyText");
-                    return Err(disagree(field, text));
-                }
+                let field = || format!("buckets[{index}].accessPoints[{number}].policyText");
+                check(&field, &point.policy_text, point.policy.as_ref())?;
             }
         }
         for (index, key) in self.keys.iter().enumerate() {
-            if !agrees(&key.policy_text, key.policy.as_ref()) {
-                let text = key.policy_text.as_deref().unwrap_or_default();
-                return Err(disagree(format!("keys[{index}].policyText"), text));
-            }
+            check(
+                &|| format!("keys[{index}].policyText"),
+                &key.policy_text,
+                key.policy.as_ref(),
+            )?;
         }
         for (index, principal) in self.principals.iter().enumerate() {
             for (number, policy) in principal.inline_policies.iter().enumerate() {
-                if !agrees(&policy.document_text, Some(&policy.document)) {
-                    let text = policy.document_text.as_deref().unwrap_or_default();
-                    let field = format!("principals[{index}].inlinePolicies[{number}].documentText");
-                    return Err(disagree(field, text));
-                }
+                let field = || format!("principals[{index}].inlinePolicies[{number}].documentText");
+                check(&field, &policy.document_text, Some(&policy.document))?;
             }
         }
         Ok(())

@@ -882,6 +882,7 @@ pub(super) fn lost_deletions(bucket: &crate::core::world::Bucket) -> Vec<(String
         return Vec::new();
     };
     let mut lost = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for grant in &acl.grants {
         let Grantee::CanonicalUser {
             account: Some(account),
@@ -890,21 +891,19 @@ pub(super) fn lost_deletions(bucket: &crate::core::world::Bucket) -> Vec<(String
         else {
             continue;
         };
-        if *account == bucket.account || !matches!(grant.permission.as_str(), "WRITE" | "FULL_CONTROL") {
+        if *account == bucket.account
+            || !matches!(grant.permission.as_str(), "WRITE" | "FULL_CONTROL")
+            || !seen.insert(account.as_str())
+        {
             continue;
         }
-        let owned: Vec<&str> = bucket
+        let mut owned = bucket
             .objects
             .iter()
             .filter(|object| object.owner_account() == Some(account.as_str()))
-            .map(|object| object.key.as_str())
-            .collect();
-        if let Some(example) = owned.first()
-            && !lost
-                .iter()
-                .any(|(seen, _, _): &(String, usize, String)| seen == account)
-        {
-            lost.push((account.clone(), owned.len(), example.to_string()));
+            .map(|object| object.key.as_str());
+        if let Some(example) = owned.next() {
+            lost.push((account.clone(), 1 + owned.count(), example.to_string()));
         }
     }
     lost

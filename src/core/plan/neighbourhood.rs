@@ -10,6 +10,7 @@
 
 use super::Edit;
 use super::apply::{ResourceRef, owner_grant};
+use crate::core::arn::Arn;
 use crate::core::policy::principal::AwsPrincipal;
 use crate::core::policy::{Pattern, PolicyKind, Statement, Template, parse_policy};
 use crate::core::s3::S3Action;
@@ -180,10 +181,11 @@ impl Touched {
             }
         }
         let iam_action = action.iam_action().to_ascii_lowercase();
+        let bucket_arn = Arn::s3_bucket(&spec.partition(), &bucket.name).to_string();
         let resource = if action.is_object() {
-            format!("arn:aws:s3:::{}/{key}", bucket.name)
+            format!("{bucket_arn}/{key}")
         } else {
-            format!("arn:aws:s3:::{}", bucket.name)
+            bucket_arn
         };
         self.bucket_statements.iter().any(|statement| {
             statement.actions.matches(&iam_action)
@@ -299,13 +301,15 @@ pub(super) struct KeyClasses<'k> {
 }
 
 impl<'k> KeyClasses<'k> {
-    /// The classes of `keys` (of the spec's bucket) over `worlds`; `other_buckets` are further
-    /// buckets the keys are probed in.
+    /// The classes of `keys` (of the spec's bucket) over `worlds`, for requests by the routes
+    /// whose object-ARN prefixes are `prefixes` (`arn:PARTITION:s3:::BUCKET/` for a bucket,
+    /// `ACCESS_POINT_ARN/object/` through an access point): a key is matched as itself and under
+    /// each prefix.
     pub(super) fn new(
         worlds: &[&World],
         spec: &Spec,
         keys: &'k [String],
-        other_buckets: &[String],
+        prefixes: &[String],
     ) -> KeyClasses<'k> {
         let mut texts: BTreeMap<String, usize> = BTreeMap::new();
         let mut variables = false;
@@ -411,14 +415,6 @@ impl<'k> KeyClasses<'k> {
             })
             .collect();
 
-        // A request through an access point is matched on the access point's object ARN too, so
-        // keys an access point policy tells apart are not taken as alike.
-        let mut point_arns: BTreeSet<String> = BTreeSet::new();
-        for world in worlds {
-            if let Some(found) = world.bucket(&spec.bucket) {
-                point_arns.extend(found.access_points.iter().map(|point| point.arn.clone()));
-            }
-        }
         let has_bucket = worlds
             .first()
             .and_then(|world| world.bucket(&spec.bucket))
@@ -427,15 +423,8 @@ impl<'k> KeyClasses<'k> {
         let mut base = Vec::with_capacity(keys.len());
         let mut base_classes: BTreeMap<(String, Vec<bool>), usize> = BTreeMap::new();
         for key in keys {
-            let mut subject = vec![key.clone(), format!("arn:aws:s3:::{}/{key}", spec.bucket)];
-            subject.extend(
-                other_buckets
-                    .iter()
-                    .map(|bucket| format!("arn:aws:s3:::{bucket}/{key}")),
-            );
-            subject.extend(point_arns.iter().map(|point| format!("{point}/object/{key}")));
-            let subject: Vec<(String, String)> = subject
-                .into_iter()
+            let subject: Vec<(String, String)> = std::iter::once(key.clone())
+                .chain(prefixes.iter().map(|prefix| format!("{prefix}{key}")))
                 .map(|text| {
                     let lower = text.to_lowercase();
                     (text, lower)
@@ -504,6 +493,7 @@ impl<'k> KeyClasses<'k> {
     }
 
     /// One key of each class for `caller`, in the order given.
+    #[cfg(test)]
     pub(super) fn representatives(&self, caller: &str, principal_arn: Option<&str>) -> Vec<&'k str> {
         self.classes(caller, principal_arn)
             .into_iter()
@@ -557,43 +547,70 @@ fn object_state(worlds: &[&World], spec: &Spec, key: &str) -> String {
     Value::Array(state).to_string()
 }
 
-/// The spec's own requests to evaluate: for each action, one per class of keys (the others
-/// decide alike for the spec's principal).
+/// The object-ARN prefix of a route: the bucket's objects directly, or the access point's.
+pub(super) fn route_prefix(spec: &Spec, bucket: &str, access_point: Option<&str>) -> String {
+    match access_point {
+        Some(access_point) => format!("{access_point}/object/"),
+        None => format!("{}/", Arn::s3_bucket(&spec.partition(), bucket)),
+    }
+}
+
+/// The spec's own requests to evaluate: for each action and caller, one per class of keys (the
+/// others decide alike for the spec's principal), by the spec's route (the bucket's object ARNs,
+/// and the access point's for a spec through one).
 pub(super) fn representative_probes<'p>(
     worlds: &[&World],
     spec: &Spec,
     probes: &'p [super::build::ProbeRequest],
 ) -> Vec<&'p super::build::ProbeRequest> {
-    let mut chosen = Vec::new();
+    let mut keys: Vec<String> = probes.iter().map(|probe| probe.key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    let point = worlds
+        .first()
+        .and_then(|world| super::build::spec_access_point(world, spec));
+    // Through an access point, the bucket side still sees the bucket's object ARN.
+    let mut prefixes = vec![route_prefix(spec, &spec.bucket, None)];
+    prefixes.extend(
+        point
+            .as_deref()
+            .map(|point| route_prefix(spec, &spec.bucket, Some(point))),
+    );
+    let classes = KeyClasses::new(worlds, spec, &keys, &prefixes);
+    // Each caller's class of each key.
+    let mut class_of: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for probe in probes {
+        class_of.entry(probe.principal.as_str()).or_insert_with(|| {
+            let mut of_key = BTreeMap::new();
+            for (class, members) in classes
+                .classes(&probe.principal, Some(spec.principal.as_str()))
+                .into_iter()
+                .enumerate()
+            {
+                of_key.extend(members.into_iter().map(|key| (key, class)));
+            }
+            of_key
+        });
+    }
     let mut actions: Vec<S3Action> = Vec::new();
     for probe in probes {
         if !actions.contains(&probe.action) {
             actions.push(probe.action);
         }
     }
+    // For each action, the first probe of each caller's class stands for the class.
+    let mut chosen = Vec::new();
+    let mut seen: BTreeSet<(S3Action, &str, usize)> = BTreeSet::new();
     for action in actions {
-        let of_action: Vec<&super::build::ProbeRequest> =
-            probes.iter().filter(|probe| probe.action == action).collect();
-        let mut callers: Vec<&str> = of_action.iter().map(|probe| probe.principal.as_str()).collect();
-        callers.sort_unstable();
-        callers.dedup();
-        for caller in callers {
-            let keys: Vec<String> = of_action
-                .iter()
-                .filter(|probe| probe.principal == caller)
-                .map(|probe| probe.key.clone())
-                .collect();
-            let classes = KeyClasses::new(worlds, spec, &keys, &[]);
-            let kept: BTreeSet<&str> = classes
-                .representatives(caller, Some(spec.principal.as_str()))
-                .into_iter()
-                .collect();
-            chosen.extend(
-                of_action
-                    .iter()
-                    .copied()
-                    .filter(|probe| probe.principal == caller && kept.contains(probe.key.as_str())),
-            );
+        for probe in probes.iter().filter(|probe| probe.action == action) {
+            let principal = probe.principal.as_str();
+            let class = class_of
+                .get(principal)
+                .and_then(|of_key| of_key.get(probe.key.as_str()))
+                .copied();
+            if class.is_none_or(|class| seen.insert((action, principal, class))) {
+                chosen.push(probe);
+            }
         }
     }
     chosen
@@ -627,6 +644,8 @@ mod tests {
         .unwrap()
     }
 
+    /// The object-ARN prefix of requests made to `bkt` directly.
+    const DIRECT: &str = "arn:aws:s3:::bkt/";
     const ROLE_A: &str = "arn:aws:iam::222222222222:role/a";
     const SESSION_A: &str = "arn:aws:sts::222222222222:assumed-role/a/s3fix-probe";
     const ROLE_APP: &str = "arn:aws:iam::222222222222:role/app";
@@ -663,7 +682,7 @@ mod tests {
             "other",
             "",
         ]);
-        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[DIRECT.to_string()]);
         // For role a, whose bucket-policy statement names team-a/*: data/1 and data/2 (same
         // foreign owner); data/3 and data/new (owner-owned under the spec's data/*); team-a/1.csv
         // and team-a/x; other; the empty key.
@@ -692,7 +711,7 @@ mod tests {
         let mut with_variable = world.clone();
         with_variable.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/${aws:username}/*"}]}));
-        let classes = KeyClasses::new(&[&with_variable], &spec(), &keys, &[]);
+        let classes = KeyClasses::new(&[&with_variable], &spec(), &keys, &[DIRECT.to_string()]);
         assert_eq!(classes.representatives(SESSION_APP, Some(ROLE_APP)), keys);
     }
 
@@ -708,7 +727,7 @@ mod tests {
             .unwrap(),
         );
         let keys = keys_of(&["other", "reports/x"]);
-        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[DIRECT.to_string()]);
         assert_eq!(
             classes.representatives(SESSION_APP, Some(ROLE_APP)),
             ["other", "reports/x"]
@@ -718,7 +737,7 @@ mod tests {
         world.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": ROLE_A}, "Action": "s3:GetObject",
              "Resource": "arn:aws:s3:::bkt/reports/*", "Condition": {"NoSuchOperator": {"k": "v"}}}]}));
-        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[DIRECT.to_string()]);
         assert_eq!(classes.representatives("*", None), ["other", "reports/x"]);
     }
 
@@ -731,7 +750,7 @@ mod tests {
             {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bkt",
              "Condition": {"StringEqualsIgnoreCase": {"s3:prefix": "LOGS/"}}}]}));
         let keys = keys_of(&["logs/", "other/"]);
-        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[DIRECT.to_string()]);
         assert_eq!(classes.representatives("*", None), ["logs/", "other/"]);
         // And they do decide apart.
         assert_ne!(anonymous_list(&world, "logs/"), anonymous_list(&world, "other/"));
@@ -746,9 +765,60 @@ mod tests {
             {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bkt",
              "Condition": {"StringEquals": {"s3:prefix": "logs/*"}}}]}));
         let keys = keys_of(&["logs/*", "logs/x"]);
-        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[DIRECT.to_string()]);
         assert_eq!(classes.representatives("*", None), ["logs/*", "logs/x"]);
         assert_ne!(anonymous_list(&world, "logs/*"), anonymous_list(&world, "logs/x"));
+    }
+
+    #[test]
+    fn keys_are_matched_under_the_spec_partitions_arns() {
+        // AWS General Reference, "Amazon Resource Names": the partition is part of every ARN, so
+        // a China-region policy names `arn:aws-cn:s3:::…`.
+        let mut world = world();
+        world.buckets[0].region = "cn-north-1".into();
+        world.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws-cn:s3:::bkt/team-a/*"}]}));
+        let spec = Spec::parse(
+            "principal = \"arn:aws-cn:iam::222222222222:role/app\"\nbucket = \"bkt\"\nkeys = [\"data/*\"]\naccess = [\"read\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        let keys = keys_of(&["other", "team-a/x"]);
+        let classes = KeyClasses::new(&[&world], &spec, &keys, &[route_prefix(&spec, "bkt", None)]);
+        assert_eq!(classes.representatives("*", None), ["other", "team-a/x"]);
+    }
+
+    #[test]
+    fn a_spec_through_an_access_point_keeps_the_keys_its_bucket_side_tells_apart() {
+        // S3 User Guide, "Configuring IAM policies for using access points": both the access
+        // point and the underlying bucket must permit the request, and the bucket side is
+        // matched on the bucket's object ARN. Only the bucket policy names `data/a.csv`.
+        let mut world = world();
+        world.buckets[0].policy = Some(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ROLE_APP}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/data/a.csv"}]}));
+        world.buckets[0].access_points.push(
+            serde_json::from_value(json!({
+                "name": "ap", "arn": "arn:aws:s3:us-east-1:111111111111:accesspoint/ap",
+                "account": "111111111111", "bucketAccount": "111111111111", "networkOrigin": "Internet"
+            }))
+            .unwrap(),
+        );
+        let mut spec = spec();
+        spec.access_point = Some("arn:aws:s3:us-east-1:111111111111:accesspoint/ap".into());
+        let probes: Vec<super::super::build::ProbeRequest> = ["data/a.csv", "data/b.csv"]
+            .iter()
+            .map(|key| super::super::build::ProbeRequest {
+                principal: SESSION_APP.into(),
+                action: S3Action::Get,
+                key: key.to_string(),
+                context: Vec::new(),
+            })
+            .collect();
+        let kept: Vec<&str> = representative_probes(&[&world], &spec, &probes)
+            .into_iter()
+            .map(|probe| probe.key.as_str())
+            .collect();
+        assert_eq!(kept, ["data/a.csv", "data/b.csv"]);
     }
 
     #[test]
@@ -770,13 +840,17 @@ mod tests {
             .unwrap(),
         );
         let keys = keys_of(&["other", "published/x"]);
-        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        let through = [
+            DIRECT.to_string(),
+            "arn:aws:s3:us-east-1:111111111111:accesspoint/ap/object/".to_string(),
+        ];
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &through);
         assert_eq!(
             classes.representatives(SESSION_A, Some(ROLE_A)),
             ["other", "published/x"]
         );
         world.buckets[0].access_points.clear();
-        let classes = KeyClasses::new(&[&world], &spec(), &keys, &[]);
+        let classes = KeyClasses::new(&[&world], &spec(), &keys, &through);
         assert_eq!(classes.representatives(SESSION_A, Some(ROLE_A)), ["other"]);
     }
 

@@ -202,7 +202,8 @@ proptest! {
         let world = build(&params);
         let spec = spec();
         let keys: Vec<String> = KEYS.iter().map(|key| key.to_string()).collect();
-        let classes = KeyClasses::new(&[&world], &spec, &keys, &[OTHER.to_string()]);
+        let prefixes = [format!("arn:aws:s3:::{BUCKET}/"), format!("arn:aws:s3:::{OTHER}/"), format!("{POINT}/object/")];
+        let classes = KeyClasses::new(&[&world], &spec, &keys, &prefixes);
         let mut callers: Vec<(String, Option<String>)> = world
             .principals
             .iter()

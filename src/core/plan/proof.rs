@@ -12,7 +12,7 @@
 use super::apply::{ResourceRef, set_value};
 use super::build::{Built, ProbeRequest, caller_arn, caller_context, spec_access_point};
 use super::forall::containment;
-use super::neighbourhood::{KeyClasses, Touched, representative_probes};
+use super::neighbourhood::{KeyClasses, Touched, representative_probes, route_prefix};
 use super::ownership::{describe_gain, ownership_change};
 use super::{Expectation, PlanError};
 use crate::core::arn::{AccountId, Arn, account_of};
@@ -560,29 +560,26 @@ pub(super) fn prove(
     keys.dedup();
     let mut all_worlds: Vec<&World> = vec![before, after];
     all_worlds.extend(intermediate_worlds.iter().map(|(_, world)| world));
-    let classes = KeyClasses::new(&all_worlds, spec, &keys, &[other_bucket_name(&spec.bucket)]);
-    let touched = Touched::new(before, after, spec, &built.edits);
     // Every request is probed directly and through each access point of the bucket (the spec's
     // own, and any other): a bucket-policy statement reaches requests through an access point
     // too, and the access point policy and the bucket's delegation change what reaches the bucket
     // there.
     let spec_point = spec_access_point(before, spec);
+    let mut points: std::collections::BTreeSet<String> = spec_point.iter().cloned().collect();
+    if let Some(bucket) = before.bucket(&spec.bucket) {
+        points.extend(bucket.access_points.iter().map(|point| point.arn.clone()));
+    }
     let mut routes: Vec<(String, Option<String>)> = vec![
         (spec.bucket.clone(), None),
         (other_bucket_name(&spec.bucket), None),
     ];
-    let mut points: Vec<String> = spec_point.iter().cloned().collect();
-    for world in [before, after] {
-        if let Some(bucket) = world.bucket(&spec.bucket) {
-            points.extend(bucket.access_points.iter().map(|point| point.arn.clone()));
-        }
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for access_point in points {
-        if seen.insert(access_point.clone()) {
-            routes.push((spec.bucket.clone(), Some(access_point)));
-        }
-    }
+    routes.extend(points.into_iter().map(|point| (spec.bucket.clone(), Some(point))));
+    let prefixes: Vec<String> = routes
+        .iter()
+        .map(|(bucket, point)| route_prefix(spec, bucket, point.as_deref()))
+        .collect();
+    let classes = KeyClasses::new(&all_worlds, spec, &keys, &prefixes);
+    let touched = Touched::new(before, after, spec, &built.edits);
     let target_context = caller_context(spec);
     let target_caller = caller_arn_for(spec);
     let neighbourhood = Neighbourhood {

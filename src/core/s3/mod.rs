@@ -253,20 +253,20 @@ pub fn find_principal<'w>(world: &'w World, requester: &Requester) -> Option<&'w
     match requester.kind {
         RequesterKind::RoleSession => {
             let session = PrincipalArn::parse(&requester.arn)?;
-            let (account, name) = (session.account.to_string(), session.name().to_string());
+            let role = (session.account.to_string(), session.name().to_string());
             let index = (world.principals.as_ptr() as usize, world.principals.len());
             let indexed = ROLES.with(|roles| {
                 let mut roles = roles.borrow_mut();
                 let roles = roles.as_mut()?;
                 let by_name = roles.entry(index).or_insert_with(|| roles_by_name(world));
-                Some(by_name.get(&(account.clone(), name.clone())).copied())
+                Some(by_name.get(&role).copied())
             });
             match indexed {
                 Some(position) => position.and_then(|position| world.principals.get(position)),
                 None => world
                     .principals
                     .iter()
-                    .find(|principal| is_role(principal, &account, &name)),
+                    .find(|principal| is_role(principal, &role.0, &role.1)),
             }
         }
         RequesterKind::Role | RequesterKind::User => world.principal(&requester.arn),
